@@ -1,0 +1,1 @@
+"""cardiojax: differentiable, physics-informed cardiovascular simulation in JAX."""

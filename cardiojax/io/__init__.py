@@ -1,0 +1,30 @@
+"""Readers and writers: tree JSON, VTK/VTU centrelines, svZeroDSolver JSON."""
+
+from cardiojax.io.svzerod import SvZeroDModel, read_svzerod, tree_to_svzerod
+from cardiojax.io.tree_json import load_tree_json, save_tree_json, tree_from_dict, tree_to_dict
+from cardiojax.io.vtk import load_tree_vtu, save_tree_vtu, tree_to_mesh
+
+
+def load_tree(path, capacity=None):
+    """Read a tree from ``.json``, ``.vtu`` or ``.vtk`` (by suffix); validated."""
+    suffix = str(path).lower().rsplit(".", 1)[-1]
+    if suffix == "json":
+        return load_tree_json(path, capacity)
+    if suffix in ("vtu", "vtk"):
+        return load_tree_vtu(path, capacity)
+    raise ValueError(f"{path}: unknown tree file type '.{suffix}'; expected .json, .vtu or .vtk")
+
+
+__all__ = [
+    "load_tree",
+    "load_tree_json",
+    "save_tree_json",
+    "tree_to_dict",
+    "tree_from_dict",
+    "load_tree_vtu",
+    "save_tree_vtu",
+    "tree_to_mesh",
+    "read_svzerod",
+    "tree_to_svzerod",
+    "SvZeroDModel",
+]

@@ -1,0 +1,251 @@
+"""svZeroDSolver JSON (CGS units) ↔ cardiojax block networks (SI units).
+
+`read_svzerod` turns a svZeroDSolver input file into a `Network` and its
+parameters in SI units. Supported: vessels ``BloodVessel`` (R_poiseuille, C,
+L, stenosis_coefficient); junctions ``NORMAL_JUNCTION`` (alias
+``internal_junction``) and ``BloodVesselJunction``; boundary conditions
+``FLOW``, ``PRESSURE``, ``RESISTANCE``, ``RCR`` and ``CORONARY``. Anything
+else, or a missing field, is a `ValueError` naming the block and the field —
+nothing is silently ignored.
+
+Time-dependent values (tables over one cardiac cycle) enter the steady
+parameters as the arithmetic mean of the table, as svZeroDSolver's own
+steady mode does (``Parameter::to_steady``); the tables themselves are kept
+in `SvZeroDModel.tables` for time integration.
+
+`tree_to_svzerod` writes a `VesselTree` with a pressure inlet as such a
+file, so svZeroDSolver can solve the same network (used by the side-by-side
+benchmark).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+
+from cardiojax.lumped.elements import segment_coefficients
+from cardiojax.lumped.network import Network, NetworkBuilder, Params
+from cardiojax.tree.traversal import is_outlet
+from cardiojax.tree.vessel_tree import VesselTree
+from cardiojax.units import (
+    CGS_CAPACITANCE,
+    CGS_FLOW,
+    CGS_INDUCTANCE,
+    CGS_PRESSURE,
+    CGS_RESISTANCE,
+    CGS_STENOSIS_COEFFICIENT,
+    Blood,
+)
+
+# (svZeroDSolver name, cardiojax parameter, CGS→SI factor, default or None if required)
+_BC_FIELDS: dict[str, tuple[str, list[tuple[str, str, float, float | None]]]] = {
+    "FLOW": ("flow", [("Q", "Q", CGS_FLOW, None)]),
+    "PRESSURE": ("pressure", [("P", "P", CGS_PRESSURE, None)]),
+    "RESISTANCE": ("resistance", [("R", "R", CGS_RESISTANCE, None), ("Pd", "Pd", CGS_PRESSURE, None)]),
+    "RCR": ("rcr", [("Rp", "Rp", CGS_RESISTANCE, None), ("C", "C", CGS_CAPACITANCE, None),
+                    ("Rd", "Rd", CGS_RESISTANCE, None), ("Pd", "Pd", CGS_PRESSURE, None)]),
+    "CORONARY": ("coronary", [("Ra1", "Ra", CGS_RESISTANCE, None), ("Ra2", "Ram", CGS_RESISTANCE, None),
+                              ("Rv1", "Rv", CGS_RESISTANCE, None), ("Ca", "Ca", CGS_CAPACITANCE, None),
+                              ("Cc", "Cim", CGS_CAPACITANCE, None), ("Pim", "Pim", CGS_PRESSURE, None),
+                              ("P_v", "Pv", CGS_PRESSURE, None)]),
+}
+_VESSEL_FIELDS = [("R_poiseuille", "R", CGS_RESISTANCE, None), ("C", "C", CGS_CAPACITANCE, 0.0),
+                  ("L", "L", CGS_INDUCTANCE, 0.0),
+                  ("stenosis_coefficient", "S", CGS_STENOSIS_COEFFICIENT, 0.0)]
+_JUNCTION_FIELDS = [("R_poiseuille", "R", CGS_RESISTANCE, None), ("L", "L", CGS_INDUCTANCE, 0.0),
+                    ("stenosis_coefficient", "S", CGS_STENOSIS_COEFFICIENT, 0.0)]
+_UNSUPPORTED_KEYS = ("closed_loop_blocks", "valves", "chambers", "external_solver_coupling_blocks")
+
+
+@dataclasses.dataclass(frozen=True)
+class SvZeroDModel:
+    """A svZeroDSolver input as a cardiojax network.
+
+    Attributes:
+      network: the static block network.
+      params: steady parameters (SI); time tables enter as their mean.
+      tables: ``{(block name, parameter): (t in s, values in SI)}`` for
+        time-dependent values.
+      simulation: the file's ``simulation_parameters`` as given.
+    """
+
+    network: Network
+    params: Params
+    tables: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+    simulation: dict[str, Any]
+
+
+def _load(source) -> dict:
+    if isinstance(source, dict):
+        return source
+    with open(source) as fh:
+        return json.load(fh)
+
+
+def _require(obj: dict, key: str, where: str):
+    if key not in obj:
+        raise ValueError(f"{where}: missing field '{key}'")
+    return obj[key]
+
+
+def _values(values: dict, fields, where: str, tables: dict, name: str) -> dict[str, float]:
+    """Convert one block's values from CGS to SI; tables become their mean."""
+    out = {}
+    for src, dst, factor, default in fields:
+        if src not in values:
+            if default is None:
+                raise ValueError(f"{where}: missing field '{src}' in its values")
+            out[dst] = default
+            continue
+        raw = values[src]
+        arr = np.asarray(raw, np.float64) * factor
+        if arr.ndim == 1 and arr.size > 1 and "t" in values:
+            tables[name, dst] = (np.asarray(values["t"], np.float64), arr)
+        if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{where}: field '{src}' = {raw!r}; expected a finite number or list")
+        out[dst] = float(np.mean(arr))
+    return out
+
+
+def read_svzerod(source) -> SvZeroDModel:
+    """Read a svZeroDSolver JSON file (path or parsed dict) into a network (SI units)."""
+    cfg = _load(source)
+    for key in _UNSUPPORTED_KEYS:
+        if cfg.get(key):
+            raise ValueError(f"svZeroDSolver input: '{key}' blocks are not supported by cardiojax yet")
+    b = NetworkBuilder()
+    tables: dict = {}
+    bcs = {}
+    for i, bc in enumerate(_require(cfg, "boundary_conditions", "svZeroDSolver input")):
+        name = _require(bc, "bc_name", f"boundary_conditions[{i}]")
+        kind = _require(bc, "bc_type", f"boundary condition '{name}'")
+        if kind not in _BC_FIELDS:
+            raise ValueError(f"boundary condition '{name}': unknown bc_type {kind!r}; "
+                             f"expected one of {sorted(_BC_FIELDS)}")
+        values = _require(bc, "bc_values", f"boundary condition '{name}'")
+        block_kind, fields = _BC_FIELDS[kind]
+        bcs[name] = (block_kind, _values(values, fields, f"boundary condition '{name}' ({kind})",
+                                         tables, name))
+    used_bcs = set()
+    ends: dict[int, tuple[int, int]] = {}
+    for i, v in enumerate(_require(cfg, "vessels", "svZeroDSolver input")):
+        name = _require(v, "vessel_name", f"vessels[{i}]")
+        vid = _require(v, "vessel_id", f"vessel '{name}'")
+        kind = _require(v, "zero_d_element_type", f"vessel '{name}'")
+        if kind != "BloodVessel":
+            raise ValueError(f"vessel '{name}': unknown zero_d_element_type {kind!r}; expected 'BloodVessel'")
+        values = _require(v, "zero_d_element_values", f"vessel '{name}'")
+        params = _values(values, _VESSEL_FIELDS, f"vessel '{name}'", tables, name)
+        inlet, outlet = b.node(f"{name}:in"), b.node(f"{name}:out")
+        b.vessel(name, inlet, outlet, params)
+        ends[vid] = (inlet, outlet)
+        for side, bc_name in v.get("boundary_conditions", {}).items():
+            if side not in ("inlet", "outlet"):
+                raise ValueError(f"vessel '{name}': boundary_conditions key {side!r}; "
+                                 "expected 'inlet' or 'outlet'")
+            if bc_name not in bcs:
+                raise ValueError(f"vessel '{name}': boundary condition {bc_name!r} is not defined "
+                                 "in boundary_conditions")
+            block_kind, bc_params = bcs[bc_name]
+            used_bcs.add(bc_name)
+            if side == "inlet":
+                b.block(block_kind, bc_name, [], [inlet], bc_params)
+            else:
+                b.block(block_kind, bc_name, [outlet], [], bc_params)
+    unused = sorted(set(bcs) - used_bcs)
+    if unused:
+        raise ValueError(f"boundary conditions {unused} are defined but not attached to any vessel")
+    for i, j in enumerate(cfg.get("junctions", [])):
+        name = _require(j, "junction_name", f"junctions[{i}]")
+        kind = _require(j, "junction_type", f"junction '{name}'")
+        ins = _require(j, "inlet_vessels", f"junction '{name}'")
+        outs = _require(j, "outlet_vessels", f"junction '{name}'")
+        for vid in list(ins) + list(outs):
+            if vid not in ends:
+                raise ValueError(f"junction '{name}': vessel id {vid} does not exist")
+        in_nodes = [ends[v][1] for v in ins]
+        out_nodes = [ends[v][0] for v in outs]
+        if kind in ("NORMAL_JUNCTION", "internal_junction"):
+            b.block("junction", name, in_nodes, out_nodes)
+        elif kind == "BloodVesselJunction":
+            if len(ins) != 1:
+                raise ValueError(f"junction '{name}' (BloodVesselJunction): {len(ins)} inlet vessels; "
+                                 "expected exactly 1")
+            values = _require(j, "junction_values", f"junction '{name}'")
+            params = {}
+            for src, dst, factor, default in _JUNCTION_FIELDS:
+                raw = values.get(src, [default] * len(outs) if default is not None else None)
+                if raw is None:
+                    raise ValueError(f"junction '{name}' (BloodVesselJunction): missing field '{src}'")
+                arr = np.asarray(raw, np.float64) * factor
+                if arr.shape != (len(outs),):
+                    raise ValueError(f"junction '{name}': field '{src}' = {raw!r}; expected a list of "
+                                     f"{len(outs)} values (one per outlet vessel)")
+                params[dst] = arr
+            b.block("vessel_junction", name, in_nodes, out_nodes, params)
+        else:
+            raise ValueError(f"junction '{name}': unknown junction_type {kind!r}; expected "
+                             "'NORMAL_JUNCTION', 'internal_junction' or 'BloodVesselJunction'")
+    net, params = b.build()
+    return SvZeroDModel(net, params, tables, dict(cfg.get("simulation_parameters", {})))
+
+
+def tree_to_svzerod(
+    tree: VesselTree,
+    inlet_pressure: float,
+    blood: Blood = Blood(),
+    simulation_parameters: dict | None = None,
+) -> dict:
+    """svZeroDSolver input (CGS) for a single tree with a pressure inlet.
+
+    Vessel ``seg{i}`` carries the segment's R and stenosis coefficient from
+    `segment_coefficients` (no C, no L: steady); each branching segment end is
+    a ``NORMAL_JUNCTION``; each outlet a ``RESISTANCE`` to its outlet pressure.
+    """
+    t = {k: np.asarray(v) for k, v in tree.arrays().items()}
+    r, s = (np.asarray(x) for x in segment_coefficients(tree, blood))
+    outlet = np.asarray(is_outlet(tree))
+    valid = np.flatnonzero(t["valid"])
+    pos = {int(i): n for n, i in enumerate(valid)}
+    p_cgs = float(inlet_pressure) / CGS_PRESSURE
+    bcs = [{"bc_name": "INFLOW", "bc_type": "PRESSURE", "bc_values": {"P": [p_cgs, p_cgs], "t": [0.0, 1.0]}}]
+    vessels, junctions = [], []
+    children: dict[int, list[int]] = {int(i): [] for i in valid}
+    for i in valid:
+        if t["parent"][i] >= 0:
+            children[int(t["parent"][i])].append(pos[int(i)])
+    for i in valid:
+        i = int(i)
+        v = {
+            "vessel_id": pos[i],
+            "vessel_name": f"seg{i}",
+            "vessel_length": float(t["length"][i]) * 100.0,
+            "zero_d_element_type": "BloodVessel",
+            "zero_d_element_values": {
+                "R_poiseuille": float(r[i]) / CGS_RESISTANCE,
+                "stenosis_coefficient": float(s[i]) / CGS_STENOSIS_COEFFICIENT,
+            },
+        }
+        bc = {}
+        if t["parent"][i] < 0:
+            bc["inlet"] = "INFLOW"
+        if outlet[i]:
+            bc["outlet"] = f"OUT{i}"
+            bcs.append({"bc_name": f"OUT{i}", "bc_type": "RESISTANCE", "bc_values": {
+                "R": float(t["outlet_resistance"][i]) / CGS_RESISTANCE,
+                "Pd": float(t["outlet_pressure"][i]) / CGS_PRESSURE}})
+        else:
+            junctions.append({"junction_name": f"J{i}", "junction_type": "NORMAL_JUNCTION",
+                              "inlet_vessels": [pos[i]], "outlet_vessels": children[i]})
+        if bc:
+            v["boundary_conditions"] = bc
+        vessels.append(v)
+    sim = {"number_of_cardiac_cycles": 1, "number_of_time_pts_per_cardiac_cycle": 2,
+           "output_all_cycles": False}
+    sim.update(simulation_parameters or {})
+    return {"simulation_parameters": sim, "boundary_conditions": bcs, "vessels": vessels,
+            "junctions": junctions}
+
