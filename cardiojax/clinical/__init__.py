@@ -4,13 +4,12 @@ from cardiojax.clinical.ffr import (
     FFR_CUTOFFS,
     ffr,
     min_ffr,
-    outlet_ffr,
     pressure_drop,
     segment_ffr,
 )
+from cardiojax.clinical.pipeline import FFRResult, hyperemic_ffr, hyperemic_ffr_batch
 from cardiojax.clinical.hyperemia import (
     HyperemiaParams,
-    hyperemic_flow,
     outlet_flow_shares,
     resting_flow,
     resting_outlet_resistance,
@@ -22,12 +21,13 @@ __all__ = [
     "ffr",
     "segment_ffr",
     "pressure_drop",
-    "outlet_ffr",
     "min_ffr",
     "HyperemiaParams",
     "resting_flow",
     "outlet_flow_shares",
     "resting_outlet_resistance",
     "with_hyperemic_outlets",
-    "hyperemic_flow",
+    "FFRResult",
+    "hyperemic_ffr",
+    "hyperemic_ffr_batch",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from cardiojax.tree.traversal import is_outlet
 from cardiojax.tree.vessel_tree import VesselTree
 
 #: Clinical cut-offs: FFR below these marks a haemodynamically significant lesion.
@@ -34,12 +33,6 @@ def pressure_drop(p_in, p_out):
     return p_in - p_out
 
 
-def outlet_ffr(tree: VesselTree, p_out, aortic_pressure) -> jax.Array:
-    """FFR at every outlet (terminal segment end), NaN-free: 1.0 elsewhere."""
-    return jnp.where(is_outlet(tree), ffr(p_out, aortic_pressure), 1.0)
-
-
-def min_ffr(tree: VesselTree, p_out, aortic_pressure) -> jax.Array:
-    """Lowest FFR over the tree's segment ends, shape ``batch_shape``."""
-    values = jnp.where(tree.valid, ffr(p_out, aortic_pressure), jnp.inf)
-    return jnp.min(values, axis=-1)
+def min_ffr(tree: VesselTree, ffr_out) -> jax.Array:
+    """Lowest FFR over each tree's valid segment ends, shape ``batch_shape``."""
+    return jnp.min(jnp.where(tree.valid, ffr_out, jnp.inf), axis=-1)

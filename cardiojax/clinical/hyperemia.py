@@ -22,10 +22,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from cardiojax.lumped.tree_steady import NEWTON_ITERATIONS, SteadyFlow, solve_steady
 from cardiojax.tree.traversal import is_outlet
 from cardiojax.tree.vessel_tree import VesselTree
-from cardiojax.units import GRAM, MMHG, ML_PER_MIN, Blood
+from cardiojax.units import GRAM, MMHG, ML_PER_MIN
 
 
 @jax.tree_util.register_dataclass
@@ -82,18 +81,3 @@ def with_hyperemic_outlets(tree: VesselTree, params: HyperemiaParams = Hyperemia
     p_v = jnp.broadcast_to(jnp.asarray(params.venous_pressure, r.dtype), r.shape)
     return tree.replace(outlet_resistance=r, outlet_pressure=p_v)
 
-
-def hyperemic_flow(
-    tree: VesselTree,
-    params: HyperemiaParams = HyperemiaParams(),
-    blood: Blood = Blood(),
-    iterations: int = NEWTON_ITERATIONS,
-) -> tuple[VesselTree, SteadyFlow]:
-    """Apply the recipe to one tree and solve the steady hyperemic flow.
-
-    Returns:
-      ``(tree with hyperemic outlets, SteadyFlow)``; FFR follows from
-      `cardiojax.clinical.ffr`.
-    """
-    tree = with_hyperemic_outlets(tree, params)
-    return tree, solve_steady(tree, params.aortic_pressure, blood=blood, iterations=iterations)

@@ -1,0 +1,82 @@
+"""PNG figures: trees coloured by FFR, FFR histograms (matplotlib, no screen needed)."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+
+from cardiojax.io.files import atomic_path  # noqa: E402
+from cardiojax.tree.ops import trim  # noqa: E402
+from cardiojax.tree.vessel_tree import VesselTree  # noqa: E402
+
+FFR_CMAP = "RdYlGn"
+
+
+def draw_tree(ax, tree: VesselTree, value_in, value_out, vmin=0.5, vmax=1.0, cmap=FFR_CMAP,
+              samples: int = 12):
+    """Draw one tree (x–y plane) with each segment coloured from ``value_in`` to ``value_out``.
+
+    Line width follows the lumen diameter; lesions are marked with their
+    diameter stenosis in %. Returns the `LineCollection` (for a colour bar).
+    """
+    valid = np.asarray(tree.valid)
+    t = trim(tree)
+    v_in, v_out = np.asarray(value_in)[valid], np.asarray(value_out)[valid]
+    frac = np.linspace(0.0, 1.0, samples + 1)
+    xy = t.start[:, None, :2] + frac[None, :, None] * (t.end - t.start)[:, None, :2]
+    segments = np.stack([xy[:, :-1], xy[:, 1:]], axis=2).reshape(-1, 2, 2) * 1e3  # mm
+    mid = 0.5 * (frac[:-1] + frac[1:])
+    colour = (v_in[:, None] + mid[None, :] * (v_out - v_in)[:, None]).ravel()
+    radius = (t.r_in[:, None] + mid[None, :] * (t.r_out - t.r_in)[:, None]).ravel()
+    lines = LineCollection(segments, array=colour, cmap=cmap, norm=plt.Normalize(vmin, vmax),
+                           linewidths=1.0 + 2.2 * radius * 1e3, capstyle="round")
+    ax.add_collection(lines)
+    for i in np.flatnonzero(t.stenosis_severity > 0):
+        p = (t.start[i] + t.stenosis_position[i] * (t.end[i] - t.start[i]))[:2] * 1e3
+        ax.plot(*p, marker="o", ms=5, mfc="none", mec="k", mew=0.8)
+        ax.annotate(f"{100 * t.stenosis_severity[i]:.0f}%", p, fontsize=6, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.autoscale_view()
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (mm)")
+    ax.set_ylabel("y (mm)")
+    return lines
+
+
+def save_tree_figure(path: str | os.PathLike, trees: list[tuple[VesselTree, np.ndarray, np.ndarray, str]],
+                     label: str = "FFR", vmin: float = 0.5, vmax: float = 1.0) -> None:
+    """PNG of up to a few trees side by side: ``[(tree, value_in, value_out, title), ...]``."""
+    fig, axes = plt.subplots(1, len(trees), figsize=(4.2 * len(trees) + 1.0, 4.4), squeeze=False,
+                             layout="constrained")
+    for ax, (tree, v_in, v_out, title) in zip(axes[0], trees):
+        lines = draw_tree(ax, tree, v_in, v_out, vmin, vmax)
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(lines, ax=axes[0].tolist(), label=label, shrink=0.8, extend="min")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=130)
+    plt.close(fig)
+
+
+def save_ffr_histogram(path: str | os.PathLike, outlet_ffr: np.ndarray, tree_min_ffr: np.ndarray,
+                       cutoffs=(0.80, 0.75)) -> None:
+    """PNG histogram of outlet FFR and per-tree minimum FFR with clinical cut-offs."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    bins = np.linspace(0.0, 1.0, 51)
+    ax.hist(np.clip(outlet_ffr, 0, 1), bins, alpha=0.6, label=f"outlets (n={outlet_ffr.size})")
+    ax.hist(np.clip(tree_min_ffr, 0, 1), bins, alpha=0.6, label=f"tree minimum (n={tree_min_ffr.size})")
+    for c, style in zip(cutoffs, ("--", ":")):
+        ax.axvline(c, color="k", ls=style, lw=1, label=f"FFR = {c:.2f}")
+    ax.set_xlabel("FFR = P_distal / P_aortic")
+    ax.set_ylabel("count")
+    ax.legend(fontsize=8)
+    ax.set_title("Steady hyperemic FFR")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=130)
+    plt.close(fig)

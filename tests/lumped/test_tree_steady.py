@@ -1,0 +1,130 @@
+"""Steady tree solver: analytic solutions, conservation, gradients, agreement with the block network."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cardiojax.clinical import HyperemiaParams, hyperemic_ffr, with_hyperemic_outlets
+from cardiojax.io import read_svzerod, tree_to_svzerod
+from cardiojax.lumped import poiseuille_resistance, segment_coefficients, solve_steady
+from cardiojax.lumped.network import solve_steady_network, vessel_results
+from cardiojax.tree import children_sum, is_outlet, make_tree, take
+from cardiojax.units import MMHG, Blood
+from tests.helpers import synthetic_batch, y_tree
+
+P_AORTA = 93 * MMHG
+solve = jax.jit(solve_steady)
+
+
+def test_single_vessel_poiseuille_pressure_drop_is_exact():
+    mu, length, r, r_out_bc, p_d = 3.5e-3, 0.05, 1.2e-3, 3e9, 800.0
+    t = make_tree([-1], [length], [r], outlet_resistance=[r_out_bc], outlet_pressure=[p_d], capacity=4)
+    sol = solve(t, P_AORTA, blood=Blood(viscosity=mu))
+    r_pois = 8 * mu * length / (np.pi * r**4)
+    q = (P_AORTA - p_d) / (r_pois + r_out_bc)
+    assert float(sol.flow[0]) == pytest.approx(q, rel=1e-13)
+    assert float(sol.p_in[0] - sol.p_out[0]) == pytest.approx(r_pois * q, rel=1e-12)
+    assert float(sol.p_out[0]) == pytest.approx(p_d + r_out_bc * q, rel=1e-13)
+
+
+def test_linear_bifurcation_matches_hand_solution():
+    t = y_tree()
+    blood = Blood()
+    r = np.asarray(poiseuille_resistance(t.length, t.r_in, t.r_out, blood.viscosity))
+    ro, pd = np.asarray(t.outlet_resistance), np.asarray(t.outlet_pressure)
+    # linear system: unknown P at node after seg 0 (a) and after seg 1 (b)
+    # seg0: (P0 - a)/r0 = (a - pd2)/(r2+ro2) + (a - b)/r1 ; seg1: (a - b)/r1 = Σ_k (b - pdk)/(rk+rok)
+    g2, g3, g4 = 1 / (r[2] + ro[2]), 1 / (r[3] + ro[3]), 1 / (r[4] + ro[4])
+    A = np.array([[1 / r[0] + g2 + 1 / r[1], -1 / r[1]], [-1 / r[1], 1 / r[1] + g3 + g4]])
+    rhs = np.array([P_AORTA / r[0] + g2 * pd[2], g3 * pd[3] + g4 * pd[4]])
+    a, b = np.linalg.solve(A, rhs)
+    sol = solve(t, P_AORTA, blood=blood)
+    np.testing.assert_allclose(np.asarray(sol.p_out)[:2], [a, b], rtol=1e-13)
+    np.testing.assert_allclose(float(sol.flow[3]), g3 * (b - pd[3]), rtol=1e-12)
+
+
+def test_mass_is_conserved_at_every_junction():
+    trees = with_hyperemic_outlets(synthetic_batch(), HyperemiaParams())
+    sol = jax.vmap(lambda t: solve_steady(t, P_AORTA))(trees)
+    inflow = jax.vmap(children_sum)(trees, sol.flow)
+    junction = trees.valid & ~is_outlet(trees)
+    q_root = sol.flow[:, :1]
+    err = jnp.where(junction, jnp.abs(sol.flow - inflow), 0.0) / q_root
+    assert float(jnp.max(err)) < 1e-10
+    # pressure is continuous across every junction
+    parent = jnp.maximum(trees.parent, 0)
+    jump = jnp.where(trees.valid & (trees.parent >= 0),
+                     jnp.abs(sol.p_in - jnp.take_along_axis(sol.p_out, parent, 1)), 0.0)
+    assert float(jnp.max(jump)) == 0.0
+    assert float(jnp.max(sol.residual)) < 1e-13
+
+
+def test_newton_converges_with_severe_lesions_in_series():
+    n = 6
+    t = make_tree(list(range(-1, n - 1)), [0.03] * n, [1.5e-3] * n,
+                  stenosis_severity=[0.9] * n, stenosis_length=[0.02] * n,
+                  outlet_resistance=[0] * (n - 1) + [1e9])
+    sol = solve(t, P_AORTA)
+    assert float(sol.residual) < 1e-13
+    r, s = segment_coefficients(t)
+    q = float(sol.flow[0])
+    total = n * (float(r[0]) + float(s[0]) * q) * q + 1e9 * q
+    assert total == pytest.approx(P_AORTA, rel=1e-12)
+
+
+def test_flow_inlet_and_pressure_inlet_agree():
+    t = with_hyperemic_outlets(take(synthetic_batch(), 2), HyperemiaParams())
+    by_p = solve(t, P_AORTA)
+    by_q = jax.jit(lambda tree, q: solve_steady(tree, inlet_flow=q))(t, by_p.flow[0])
+    np.testing.assert_allclose(np.asarray(by_q.p_out), np.asarray(by_p.p_out), rtol=1e-11)
+
+
+def test_tree_solver_agrees_with_block_network():
+    """Same tree through svZeroDSolver's JSON and the general Newton block network."""
+    for i in (0, 1):
+        t = with_hyperemic_outlets(take(synthetic_batch(), i), HyperemiaParams())
+        sol = solve(t, P_AORTA)
+        model = read_svzerod(tree_to_svzerod(t, P_AORTA))
+        y, _ = jax.jit(solve_steady_network, static_argnums=0)(model.network, model.params)
+        res = vessel_results(model.network, y)
+        valid = np.flatnonzero(np.asarray(t.valid))
+        assert model.network.vessels == tuple(f"seg{j}" for j in valid)
+        np.testing.assert_allclose(np.asarray(res["pressure_out"]), np.asarray(sol.p_out)[valid], rtol=1e-10)
+        np.testing.assert_allclose(np.asarray(res["flow_in"]), np.asarray(sol.flow)[valid], rtol=1e-9)
+
+
+def test_batch_equals_singles():
+    trees = with_hyperemic_outlets(synthetic_batch(), HyperemiaParams())
+    batch = jax.jit(jax.vmap(lambda t: solve_steady(t, P_AORTA)))(trees)
+    for i in (0, 5):
+        one = solve(take(trees, i), P_AORTA)
+        np.testing.assert_allclose(np.asarray(batch.p_out[i]), np.asarray(one.p_out), rtol=1e-13)
+
+
+def _central_difference(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def test_gradient_of_outlet_ffr_matches_finite_differences():
+    tree = take(synthetic_batch(), 0)
+    params = HyperemiaParams()
+    base = with_hyperemic_outlets(tree, params)
+    outlet = int(np.flatnonzero(np.asarray(is_outlet(base)))[-1])
+    lesion = int(np.flatnonzero(np.asarray(tree.stenosis_severity) > 0)[0])
+
+    def ffr_wrt_severity(s):
+        t = base.replace(stenosis_severity=base.stenosis_severity.at[lesion].set(s))
+        return hyperemic_ffr(t, params, apply_recipe=False).ffr_out[outlet]
+
+    def ffr_wrt_resistance(log_r):
+        t = base.replace(outlet_resistance=base.outlet_resistance.at[outlet].set(jnp.exp(log_r)))
+        return hyperemic_ffr(t, params, apply_recipe=False).ffr_out[outlet]
+
+    s0 = base.stenosis_severity[lesion]
+    r0 = jnp.log(base.outlet_resistance[outlet])
+    for f, x, h in ((ffr_wrt_severity, s0, 1e-5), (ffr_wrt_resistance, r0, 1e-5)):
+        grad = float(jax.jit(jax.grad(f))(x))
+        fd = float(_central_difference(jax.jit(f), x, h))
+        assert abs(grad) > 1e-6
+        assert grad == pytest.approx(fd, rel=1e-6)
