@@ -33,8 +33,10 @@ from cardiojax.tree.traversal import is_outlet, sweep_down, sweep_up
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
 
-#: Default Newton iterations (quadratic convergence; 90 % lesions in series
-#: converge in about 10, see tests/lumped/test_tree_steady.py).
+#: Default Newton iterations. Synthetic coronary trees converge to a relative
+#: residual of 1e-16 in about 6; the hardest case found in a sweep over vessel
+#: radius, lesion severity and length, lesions in series and outlet resistance
+#: (turbulence-dominated short lesions in wide vessels) needed 9.
 NEWTON_ITERATIONS = 16
 
 

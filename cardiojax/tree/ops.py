@@ -188,16 +188,3 @@ def trim(tree: VesselTree) -> VesselTree:
     n = int(np.sum(t.valid))
     return t.replace(**{k: v[:n] for k, v in t.arrays().items()})
 
-
-__all__ = [
-    "make_tree",
-    "pad",
-    "stack",
-    "take",
-    "unstack",
-    "compact",
-    "to_numpy",
-    "trim",
-    "olufsen_stiffness",
-    "FLOAT_FIELDS",
-]
