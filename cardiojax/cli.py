@@ -43,10 +43,13 @@ def _add_ffr_parser(sub) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=1000, help="trees per compiled batch")
     p.add_argument("--murray", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="Murray exponent range (default 2.1 2.7)")
+    p.add_argument("--min-radius-mm", type=float, default=0.0,
+                   help="do not draw branches ending below this radius, mm (default 0: keep all)")
     p.add_argument("--aortic-pressure-mmhg", type=float, default=93.0,
                    help="mean aortic pressure at the inlet, mmHg (default 93)")
     p.add_argument("--mass-g", type=float,
-                   help="perfused myocardial mass, g (default 100 for left, 50 for right trees)")
+                   help="perfused myocardial mass, g (default 100 for left, 50 for right synthetic "
+                   "trees; required for tree files unless --file-outlets)")
     p.add_argument("--flow-per-g", type=float, default=1.0,
                    help="resting flow per gram of myocardium, mL/min/g (default 1.0)")
     p.add_argument("--split-exponent", type=float, default=2.55,
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ffr":
             return run_ffr(args)
-    except ValueError as err:  # bad input: one clear line, no traceback
+    except (ValueError, OSError) as err:  # bad input or missing file: one clear line
         print(f"cardiojax {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 1
@@ -90,12 +93,15 @@ def run_ffr(args: argparse.Namespace) -> int:
     from cardiojax.io import load_tree, save_tree_json, save_tree_vtu
     from cardiojax.io.dataset import save_dataset
     from cardiojax.plot import save_ffr_histogram, save_tree_figure
-    from cardiojax.synth import CoronaryPrior, generate_batch
-    from cardiojax.tree import stack, take
+    from cardiojax.io.files import atomic_path
+    from cardiojax.synth import CoronaryPrior, generate_batch, tree_keys
+    from cardiojax.tree import is_outlet, stack, take
     from cardiojax.units import GRAM, MMHG, ML_PER_MIN, Blood
 
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.trees and args.mass_g is None and not args.file_outlets:
+        raise ValueError("--mass-g (perfused myocardial mass, g) is required for tree files; or pass "
+                         "--file-outlets to use the outlet resistances stored in the files")
     mass_g = args.mass_g if args.mass_g is not None else (100.0 if args.side == "left" else 50.0)
     for name, value in (("--mass-g", mass_g), ("--flow-per-g", args.flow_per_g),
                         ("--aortic-pressure-mmhg", args.aortic_pressure_mmhg),
@@ -103,6 +109,7 @@ def run_ffr(args: argparse.Namespace) -> int:
                         ("--density", args.density)):
         if not value > 0:
             raise ValueError(f"{name} = {value}; expected a value > 0")
+    out.mkdir(parents=True, exist_ok=True)
     params = HyperemiaParams(
         myocardial_mass=mass_g * GRAM,
         resting_flow_per_mass=args.flow_per_g * ML_PER_MIN / GRAM,
@@ -115,21 +122,31 @@ def run_ffr(args: argparse.Namespace) -> int:
 
     if args.trees:
         source = f"{len(args.trees)} tree file(s)"
-        from_files = stack([load_tree(p) for p in args.trees])
+        loaded = [load_tree(p) for p in args.trees]
+        if args.file_outlets:
+            for path, tree in zip(args.trees, loaded):
+                r = np.asarray(tree.outlet_resistance)
+                bad = np.flatnonzero(np.asarray(is_outlet(tree)) & ~(r > 0))
+                if bad.size:
+                    raise ValueError(
+                        f"{path}: segment {bad[0]}: field 'outlet_resistance' = {float(r[bad[0]])!r} Pa·s/m³; "
+                        "expected > 0 at every outlet with --file-outlets (or drop --file-outlets to "
+                        "apply the hyperemic recipe)")
+        from_files = stack(loaded)
         prior, total, n_batches = None, from_files.batch_shape[0], 1
 
         def get_batch(b):
             return from_files
     else:
-        prior = CoronaryPrior(side=args.side, **({"murray_exponent": tuple(args.murray)} if args.murray else {}))
+        prior = CoronaryPrior(side=args.side, min_radius=args.min_radius_mm * 1e-3,
+                              **({"murray_exponent": tuple(args.murray)} if args.murray else {}))
         source = f"{args.num_trees} synthetic {args.side} trees (seed {args.seed})"
         base = jax.random.key(args.seed)
         size = min(args.batch_size, args.num_trees)
         total, n_batches = args.num_trees, -(-args.num_trees // size)
 
         def get_batch(b):  # tree i = generate(fold_in(key(seed), i)), whatever the batch size
-            keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(np.arange(b * size, (b + 1) * size))
-            return generate_batch(keys, prior, args.capacity)
+            return generate_batch(tree_keys(base, b * size, size), prior, args.capacity)
 
     first = get_batch(0)
     t0 = time.perf_counter()  # compile once, before timing
@@ -168,7 +185,8 @@ def run_ffr(args: argparse.Namespace) -> int:
             "units": {"p_in": "Pa", "p_out": "Pa", "flow": "m^3/s", "ffr_in": "1", "ffr_out": "1",
                       "residual": "1"}}
     save_dataset(out / "dataset.npz", res.tree, labels, meta)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=1))
     save_ffr_histogram(out / "ffr_histogram.png", outlet_ffr, tree_min)
     show = list(range(min(3, n)))
     save_tree_figure(out / "tree_ffr.png", [

@@ -1,19 +1,21 @@
-"""PNG figures: trees coloured by FFR, FFR histograms (matplotlib, no screen needed)."""
+"""PNG figures: trees coloured by FFR, FFR histograms.
+
+Uses matplotlib's object API (`Figure`) only: no screen needed, and the
+pyplot backend of the caller (e.g. a notebook) is left alone.
+"""
 
 from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-
-from cardiojax.io.files import atomic_path  # noqa: E402
-from cardiojax.tree.ops import trim  # noqa: E402
-from cardiojax.tree.vessel_tree import VesselTree  # noqa: E402
+from cardiojax.io.files import atomic_path
+from cardiojax.tree.ops import trim
+from cardiojax.tree.vessel_tree import VesselTree
 
 FFR_CMAP = "RdYlGn"
 
@@ -34,7 +36,7 @@ def draw_tree(ax, tree: VesselTree, value_in, value_out, vmin=0.5, vmax=1.0, cma
     mid = 0.5 * (frac[:-1] + frac[1:])
     colour = (v_in[:, None] + mid[None, :] * (v_out - v_in)[:, None]).ravel()
     radius = (t.r_in[:, None] + mid[None, :] * (t.r_out - t.r_in)[:, None]).ravel()
-    lines = LineCollection(segments, array=colour, cmap=cmap, norm=plt.Normalize(vmin, vmax),
+    lines = LineCollection(segments, array=colour, cmap=cmap, norm=Normalize(vmin, vmax),
                            linewidths=1.0 + 2.2 * radius * 1e3, capstyle="round")
     ax.add_collection(lines)
     for i in np.flatnonzero(t.stenosis_severity > 0):
@@ -52,21 +54,20 @@ def draw_tree(ax, tree: VesselTree, value_in, value_out, vmin=0.5, vmax=1.0, cma
 def save_tree_figure(path: str | os.PathLike, trees: list[tuple[VesselTree, np.ndarray, np.ndarray, str]],
                      label: str = "FFR", vmin: float = 0.5, vmax: float = 1.0) -> None:
     """PNG of up to a few trees side by side: ``[(tree, value_in, value_out, title), ...]``."""
-    fig, axes = plt.subplots(1, len(trees), figsize=(4.2 * len(trees) + 1.0, 4.4), squeeze=False,
-                             layout="constrained")
+    fig = Figure(figsize=(4.2 * len(trees) + 1.0, 4.4), layout="constrained")
+    axes = fig.subplots(1, len(trees), squeeze=False)
     for ax, (tree, v_in, v_out, title) in zip(axes[0], trees):
         lines = draw_tree(ax, tree, v_in, v_out, vmin, vmax)
         ax.set_title(title, fontsize=9)
     fig.colorbar(lines, ax=axes[0].tolist(), label=label, shrink=0.8, extend="min")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_ffr_histogram(path: str | os.PathLike, outlet_ffr: np.ndarray, tree_min_ffr: np.ndarray,
                        cutoffs=(0.80, 0.75)) -> None:
     """PNG histogram of outlet FFR and per-tree minimum FFR with clinical cut-offs."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
     bins = np.linspace(0.0, 1.0, 51)
     ax.hist(np.clip(outlet_ffr, 0, 1), bins, alpha=0.6, label=f"outlets (n={outlet_ffr.size})")
     ax.hist(np.clip(tree_min_ffr, 0, 1), bins, alpha=0.6, label=f"tree minimum (n={tree_min_ffr.size})")
@@ -76,7 +77,9 @@ def save_ffr_histogram(path: str | os.PathLike, outlet_ffr: np.ndarray, tree_min
     ax.set_ylabel("count")
     ax.legend(fontsize=8)
     ax.set_title("Steady hyperemic FFR")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=130)

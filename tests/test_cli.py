@@ -46,10 +46,19 @@ def test_ffr_bad_input_is_one_clear_line(tmp_path, capsys):
     data = json.loads(bad.read_text())
     data["segments"][1]["length"] = 0.0
     bad.write_text(json.dumps(data))
-    assert main(["ffr", str(bad), "-o", str(tmp_path / "o")]) == 2
+    assert main(["ffr", str(bad), "--mass-g", "100", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "segment 1: field 'length' = 0.0 m; expected a length > 0 m" in err
     assert not (tmp_path / "o" / "dataset.npz").exists()
+    good = tmp_path / "good.json"
+    save_tree_json(y_tree(outlet_resistance=[0, 0, 4e9, 0.0, 8e9]), good)
+    assert main(["ffr", str(good), "-o", str(tmp_path / "o")]) == 2
+    assert "--mass-g (perfused myocardial mass, g) is required for tree files" in capsys.readouterr().err
+    assert main(["ffr", str(good), "--file-outlets", "-o", str(tmp_path / "o")]) == 2
+    assert ("segment 3: field 'outlet_resistance' = 0.0 Pa·s/m³; expected > 0 at every outlet"
+            in capsys.readouterr().err)
+    assert main(["ffr", str(tmp_path / "missing.json"), "--mass-g", "100", "-o", str(tmp_path / "o")]) == 2
+    assert "No such file or directory" in capsys.readouterr().err
     assert main(["ffr", "-n", "2", "--mass-g", "-5", "-o", str(tmp_path / "o")]) == 2
     assert "--mass-g = -5.0; expected a value > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -10,6 +10,7 @@ import jax
 from cardiojax.clinical.ffr import segment_ffr
 from cardiojax.clinical.hyperemia import HyperemiaParams, with_hyperemic_outlets
 from cardiojax.lumped.tree_steady import NEWTON_ITERATIONS, SteadyFlow, solve_steady
+from cardiojax.tree.ops import require_batch, require_single
 from cardiojax.tree.traversal import is_outlet
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
@@ -51,6 +52,7 @@ def hyperemic_ffr(
       apply_recipe: set hyperemic outlet resistances from `params`; if False
         use the tree's own ``outlet_resistance``/``outlet_pressure``.
     """
+    require_single(tree, "hyperemic_ffr")
     if apply_recipe:
         tree = with_hyperemic_outlets(tree, params)
     flow = solve_steady(tree, params.aortic_pressure, blood=blood, iterations=iterations)
@@ -66,6 +68,11 @@ def hyperemic_ffr_batch(
     iterations: int = NEWTON_ITERATIONS,
     apply_recipe: bool = True,
 ) -> FFRResult:
-    """`hyperemic_ffr` over a batch of trees (leading axis), compiled once per shape."""
+    """`hyperemic_ffr` over a batch of trees (leading axis), compiled once per shape.
+
+    ``params`` and ``blood`` are shared by the batch; for per-tree parameters
+    use ``jax.vmap(hyperemic_ffr)`` with batched `HyperemiaParams`.
+    """
+    require_batch(trees, "hyperemic_ffr_batch")
     return jax.vmap(lambda t: hyperemic_ffr(t, params, blood, iterations, apply_recipe))(trees)
 

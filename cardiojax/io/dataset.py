@@ -31,8 +31,8 @@ def save_dataset(path: str | os.PathLike, trees: VesselTree, labels: dict[str, A
     arrays["tree/max_depth"] = np.asarray(trees.max_depth)
     arrays.update({f"label/{k}": np.asarray(v) for k, v in labels.items()})
     arrays["meta"] = np.asarray(json.dumps(meta, default=str))
-    with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a handle: numpy adds no suffix
+        np.savez_compressed(fh, **arrays)
 
 
 def load_dataset(path: str | os.PathLike) -> tuple[VesselTree, dict[str, np.ndarray], dict[str, Any]]:

@@ -11,13 +11,13 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
-    A failure while writing leaves no half-written output file behind. The
-    temporary name keeps the final suffix so that format-sniffing writers
-    (meshio, numpy) choose the right format.
+    A failure while writing leaves no half-written output file behind. Write
+    through a file handle or with an explicit format: the temporary name ends
+    in ``.tmp<pid>`` plus the final suffix.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

@@ -49,6 +49,9 @@ def tree_to_dict(tree: VesselTree) -> dict[str, Any]:
 
 def tree_from_dict(data: dict[str, Any], capacity: int | None = None) -> VesselTree:
     """Build (and validate) a tree from `tree_to_dict`'s layout."""
+    if not isinstance(data, dict):
+        raise ValueError(f"the file holds a JSON {type(data).__name__}; expected an object with "
+                         f"'format': {FORMAT!r} and 'segments'")
     if data.get("format") != FORMAT:
         raise ValueError(f"field 'format' = {data.get('format')!r}; expected {FORMAT!r}")
     segs = data.get("segments")
@@ -65,7 +68,7 @@ def tree_from_dict(data: dict[str, Any], capacity: int | None = None) -> VesselT
         if unknown:
             raise ValueError(f"segment {n}: unknown fields {sorted(unknown)}; expected fields of "
                              f"{sorted(set(FIELD_UNITS) - {'valid'})}")
-    kwargs = {}
+    kwargs: dict[str, np.ndarray] = {}
     for k in FIELD_UNITS:
         if k == "valid":
             continue
@@ -74,18 +77,34 @@ def tree_from_dict(data: dict[str, Any], capacity: int | None = None) -> VesselT
             missing = present.index(False)
             raise ValueError(f"segment {missing}: missing field '{k}' (given for other segments)")
         if segs and all(present):
-            kwargs[k] = np.array([s[k] for s in segs], np.int32 if k == "parent" else np.float64)
+            kwargs[k] = _column(segs, k)
     if not segs:
         kwargs = {k: np.zeros(0) for k in _REQUIRED}
     cap = capacity if capacity is not None else data.get("capacity")
     cap = max(int(cap), len(segs)) if cap is not None else None
     tree = make_tree(
-        kwargs.pop("parent").astype(np.int32), kwargs.pop("length"), kwargs.pop("r_in"),
+        kwargs.pop("parent"), kwargs.pop("length"), kwargs.pop("r_in"),
         capacity=cap, **kwargs,
     )
     if "max_depth" in data:
         tree = tree.replace(max_depth=max(int(data["max_depth"]), tree.max_depth))
     return tree
+
+
+def _column(segs: list[dict], field: str) -> np.ndarray:
+    """One field of every segment as an array; a clear error for a bad value."""
+    shape = (3,) if field in ("start", "end") else ()
+    out = []
+    for n, seg in enumerate(segs):
+        try:
+            value = np.asarray(seg[field], dtype=np.float64)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or value.shape != shape:
+            what = "a list of 3 numbers (x, y, z in m)" if shape else "a number"
+            raise ValueError(f"segment {n}: field '{field}' = {seg[field]!r}; expected {what}")
+        out.append(value)
+    return np.array(out)
 
 
 def save_tree_json(tree: VesselTree, path: str | os.PathLike) -> None:

@@ -12,9 +12,14 @@ Written files hold, per valid segment, a polyline of straight line cells from
 
 Reading our own files restores the tree exactly. A foreign centreline (line
 cells and a point radius named ``radius``, ``Radius`` or
-``MaximumInscribedSphereRadius``, no ``segment_id``) is split into segments
-at branch points and end points; the root is the end point with the largest
-radius; lengths are polyline lengths.
+``MaximumInscribedSphereRadius``, no ``segment_id``; coordinates and radii in
+metres) is split into segments at branch points and end points; the root is
+the end point with the largest radius; lengths are polyline lengths; the
+reference radius tapers linearly between a segment's end radii, and the
+deepest narrowing of the radius profile below it (at least
+``min_severity``, default 20 % of the diameter) becomes the segment's lesion,
+with the lesion length that a cosine profile of the same half-depth width
+would have.
 """
 
 from __future__ import annotations
@@ -105,9 +110,12 @@ def save_tree_vtu(tree: VesselTree, path: str | os.PathLike, **kwargs) -> None:
 
     Keyword arguments go to `tree_to_mesh` (extra point/cell data, samples).
     """
+    fmt = str(path).lower().rsplit(".", 1)[-1]
+    if fmt not in ("vtu", "vtk"):
+        raise ValueError(f"{path}: unknown centreline file type '.{fmt}'; expected .vtu or .vtk")
     mesh = tree_to_mesh(tree, **kwargs)
     with atomic_path(path) as tmp:
-        meshio.write(tmp, mesh, binary=True) if str(path).endswith(".vtu") else meshio.write(tmp, mesh)
+        meshio.write(tmp, mesh, file_format=fmt)
 
 
 def _tree_scalar(mesh: meshio.Mesh, name: str, block: int, default):
@@ -115,9 +123,17 @@ def _tree_scalar(mesh: meshio.Mesh, name: str, block: int, default):
     return int(np.asarray(value[block]).ravel()[0]) if value is not None else default
 
 
-def load_tree_vtu(path: str | os.PathLike, capacity: int | None = None) -> VesselTree:
-    """Read a tree from a VTK/VTU centreline (exact for files from `save_tree_vtu`)."""
-    mesh = meshio.read(path)
+def load_tree_vtu(path: str | os.PathLike, capacity: int | None = None,
+                  min_severity: float = 0.2) -> VesselTree:
+    """Read a tree from a VTK/VTU centreline (exact for files from `save_tree_vtu`).
+
+    ``min_severity`` is the smallest diameter narrowing that a foreign
+    centreline's radius profile must show to be read as a lesion.
+    """
+    try:
+        mesh = meshio.read(path)
+    except meshio.ReadError as err:
+        raise ValueError(f"{path}: cannot read as a VTK/VTU mesh ({err})") from None
     lines = [c.data for c in mesh.cells if c.type == "line"]
     if not lines:
         raise ValueError(f"{path}: no line cells; expected a centreline made of line cells")
@@ -132,10 +148,43 @@ def load_tree_vtu(path: str | os.PathLike, capacity: int | None = None) -> Vesse
                          fields.pop("r_in"), capacity=cap, **fields)
         depth = _tree_scalar(mesh, "tree_max_depth", line_block, tree.max_depth)
         return tree.replace(max_depth=max(depth, tree.max_depth))
-    return _tree_from_centreline(mesh, np.concatenate(lines), path, capacity)
+    return _tree_from_centreline(mesh, np.concatenate(lines), path, capacity, min_severity)
 
 
-def _tree_from_centreline(mesh, lines, path, capacity) -> VesselTree:
+def fit_lesion(arclength: np.ndarray, radius: np.ndarray, min_severity: float = 0.2):
+    """The deepest narrowing of a radius profile as ``(severity, length, position)``.
+
+    The reference radius is linear between the end radii; severity is the
+    largest relative narrowing ``1 − r/r_ref``; the lesion length is twice the
+    width over which the narrowing exceeds half of it (exact for a cosine
+    profile); position is the centre as a fraction of the segment length.
+    Returns ``(0, 0, 0.5)`` when the narrowing is below ``min_severity``.
+    """
+    total = arclength[-1]
+    reference = radius[0] + (radius[-1] - radius[0]) * arclength / total
+    narrowing = 1.0 - radius / reference
+    k = int(np.argmax(narrowing))
+    severity = float(narrowing[k])
+    if severity < min_severity or total <= 0:
+        return 0.0, 0.0, 0.5
+    half = 0.5 * severity
+
+    def crossing(step):  # arclength where the narrowing falls to half depth, walking from k
+        i = k
+        while 0 < i < len(radius) - 1 and narrowing[i + step] >= half:
+            i += step
+        j = i + step
+        if not 0 <= j < len(radius):
+            return arclength[i]
+        w = (narrowing[i] - half) / (narrowing[i] - narrowing[j])
+        return arclength[i] + w * (arclength[j] - arclength[i])
+
+    length = min(2.0 * (crossing(1) - crossing(-1)), total)
+    centre = np.clip(arclength[k], 0.5 * length, total - 0.5 * length)
+    return severity, float(length), float(centre / total)
+
+
+def _tree_from_centreline(mesh, lines, path, capacity, min_severity) -> VesselTree:
     """Split a foreign line graph into segments between branch and end points."""
     radius = next((np.asarray(mesh.point_data[k]) for k in _RADIUS_NAMES if k in mesh.point_data), None)
     if radius is None:
@@ -143,6 +192,9 @@ def _tree_from_centreline(mesh, lines, path, capacity) -> VesselTree:
                          "expected the lumen radius (m) at each centreline point")
     radius = radius.reshape(len(mesh.points), -1)[:, 0]
     pts = np.asarray(mesh.points, np.float64)
+    if radius.max() > 0.02 or np.ptp(pts, axis=0).max() > 2.0:
+        raise ValueError(f"{path}: radius up to {radius.max():g} and extent {np.ptp(pts, axis=0).max():g}; "
+                         "expected metres (radius < 2 cm, extent < 2 m) — a file in mm needs scaling by 1e-3")
     if pts.shape[1] == 2:
         pts = np.concatenate([pts, np.zeros((len(pts), 1))], axis=1)
     # merge coincident points (branches often repeat the branch point)
@@ -161,7 +213,7 @@ def _tree_from_centreline(mesh, lines, path, capacity) -> VesselTree:
     if not ends:
         raise ValueError(f"{path}: the centreline has no end point; expected a tree of lines")
     root = max(ends, key=lambda p: radius[p])
-    parent, length, r_in, r_out, start, end = [], [], [], [], [], []
+    parent, length, r_in, r_out, start, end, lesions = [], [], [], [], [], [], []
     queue, seen = [(root, None, -1)], {root}
     while queue:  # breadth first: parents are listed before children
         node, came_from, parent_seg = queue.pop(0)
@@ -179,11 +231,25 @@ def _tree_from_centreline(mesh, lines, path, capacity) -> VesselTree:
             xyz = pts[path_pts]
             seg = len(parent)
             parent.append(parent_seg)
-            length.append(float(np.sum(np.linalg.norm(np.diff(xyz, axis=0), axis=1))))
-            r_in.append(float(radius[path_pts[0]]))
-            r_out.append(float(radius[path_pts[-1]]))
+            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(xyz, axis=0), axis=1))])
+            length.append(float(arc[-1]))
+            # a branch point's radius belongs to no single branch: read radii one point inside
+            first = 1 if len(adjacency[path_pts[0]]) > 2 and len(path_pts) > 2 else 0
+            last = len(path_pts) - (2 if len(adjacency[path_pts[-1]]) > 2 and len(path_pts) > 2 else 1)
+            own = radius[path_pts[first:last + 1]]
+            r_in.append(float(own[0]))
+            r_out.append(float(own[-1]))
+            sev, ls, pos = fit_lesion(arc[first:last + 1] - arc[first], own, min_severity)
+            pos = (arc[first] + pos * (arc[last] - arc[first])) / arc[-1]  # to the whole segment
+            lesions.append((sev, ls, pos))
             start.append(xyz[0])
             end.append(xyz[-1])
             queue.append((path_pts[-1], path_pts[-2], seg))
+    connected = set().union(*adjacency.values()) | set(adjacency)
+    if seen != connected:
+        raise ValueError(f"{path}: the centreline has {len(connected - seen)} points not connected to "
+                         f"the root's tree; expected one connected tree (split the file per tree)")
+    severity, lesion_length, position = (np.array(v) for v in zip(*lesions))
     return make_tree(np.array(parent, np.int32), length, r_in, r_out, start=np.array(start),
-                     end=np.array(end), capacity=capacity)
+                     end=np.array(end), stenosis_severity=severity, stenosis_length=lesion_length,
+                     stenosis_position=position, capacity=capacity)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from cardiojax.tree.geometry import reference_radius
+from cardiojax.tree.ops import fill_padding
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
 
@@ -78,11 +79,17 @@ def segment_coefficients(tree: VesselTree, blood: Blood = Blood()) -> tuple[jax.
     ``stenosis_severity > 0``, the viscous Young–Tsai term of the lesion
     (D0 = healthy diameter at the lesion centre); S is the Young–Tsai
     turbulent coefficient (zero without a lesion). Padding slots get the
-    finite values of their filler geometry.
+    finite values of their filler geometry (`cardiojax.tree.fill_padding`).
+
+    Note: the Young–Tsai law does not vanish as the severity goes to 0 (its
+    Kv term keeps an entrance loss), so a lesion exists exactly where
+    ``stenosis_severity > 0``; the derivative with respect to a severity of
+    exactly 0 is 0.
 
     Returns:
       ``(R, S)``, each ``(..., cap)``, in Pa·s/m³ and Pa·s²/m⁶.
     """
+    tree = fill_padding(tree)
     r_pois = poiseuille_resistance(tree.length, tree.r_in, tree.r_out, blood.viscosity)
     lesion = tree.stenosis_severity > 0
     d0 = 2.0 * reference_radius(tree, tree.stenosis_position)

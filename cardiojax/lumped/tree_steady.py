@@ -29,7 +29,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from cardiojax.lumped.elements import segment_coefficients, vessel_pressure_drop
-from cardiojax.tree.traversal import is_outlet, sweep_down, sweep_up
+from cardiojax.tree.ops import fill_padding, require_single
+from cardiojax.tree.traversal import children_sum, is_outlet, sweep_down, sweep_up
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
 
@@ -49,9 +50,11 @@ class SteadyFlow:
       flow: Q, m³/s, through each segment (inlet to outlet).
       p_in: Pa, pressure at each segment's inlet.
       p_out: Pa, pressure at each segment's outlet (segment end).
-      residual: dimensionless max over valid segments of
-        ``|P_in − P_out − ΔP(Q)| / max|P|`` and of the outlet law's residual;
-        below ~1e-12 in float64 when converged.
+      residual: dimensionless, the largest of (over valid segments)
+        ``|P_in − P_out − ΔP(Q)| / max|P|``, the outlet law's residual
+        ``|P_out − R_out·Q − P_d| / max|P|`` and the junction mass balance
+        ``|Q − Σ Q_children| / |Q_root|``; below ~1e-12 in float64 when
+        converged (a too small ``tree.max_depth`` shows up here).
     """
 
     flow: jax.Array
@@ -107,6 +110,8 @@ def solve_steady(
     """
     if (inlet_pressure is None) == (inlet_flow is None):
         raise ValueError("solve_steady needs exactly one of inlet_pressure (Pa) or inlet_flow (m³/s)")
+    require_single(tree, "solve_steady")
+    tree = fill_padding(tree)
     resistance, stenosis = segment_coefficients(tree, blood)
     outlet = is_outlet(tree)
 
@@ -125,10 +130,16 @@ def solve_steady(
     a, b = linearised(q)
     p_in, q, p_out = _linear_tree_solve(tree, a, b, outlet, inlet_pressure, inlet_flow)
 
-    scale = jnp.max(jnp.where(tree.valid, jnp.abs(p_in), 0.0)) + 1e-300
-    seg_res = jnp.abs(p_in - p_out - law(q))
-    out_res = jnp.where(
-        outlet, jnp.abs(p_out - tree.outlet_resistance * q - tree.outlet_pressure), 0.0
-    )
-    residual = jnp.max(jnp.where(tree.valid, jnp.maximum(seg_res, out_res), 0.0)) / scale
-    return SteadyFlow(flow=q, p_in=p_in, p_out=p_out, residual=residual)
+    return SteadyFlow(flow=q, p_in=p_in, p_out=p_out,
+                      residual=_residual(tree, outlet, law, q, p_in, p_out))
+
+
+def _residual(tree, outlet, law, q, p_in, p_out):
+    """Relative residual of the segment laws, outlet laws and junction mass balance."""
+    p_scale = jnp.max(jnp.where(tree.valid, jnp.abs(p_in), 0.0)) + 1e-300
+    q_scale = jnp.max(jnp.where(tree.valid & (tree.parent < 0), jnp.abs(q), 0.0)) + 1e-300
+    seg = jnp.abs(p_in - p_out - law(q)) / p_scale
+    out = jnp.abs(p_out - tree.outlet_resistance * q - tree.outlet_pressure) / p_scale
+    mass = jnp.abs(q - children_sum(tree, q)) / q_scale
+    worst = jnp.maximum(seg, jnp.where(outlet, out, mass))
+    return jnp.max(jnp.where(tree.valid, worst, 0.0))

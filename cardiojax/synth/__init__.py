@@ -6,6 +6,7 @@ from cardiojax.synth.generate import (
     generate_trees,
     min_capacity,
     template_for,
+    tree_keys,
 )
 from cardiojax.synth.priors import CoronaryPrior
 
@@ -16,4 +17,5 @@ __all__ = [
     "generate_trees",
     "min_capacity",
     "template_for",
+    "tree_keys",
 ]

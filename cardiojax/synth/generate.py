@@ -11,7 +11,7 @@ without a side branch. Each anatomical branch (left main, LAD, LCx, RCA, each
 side branch) tapers by one drawn factor ``r_end / r_start − 1`` of the
 prior's range (beyond the radius it loses at branch points), spread evenly as
 a linear taper over its segments.
-Lesions have a cosine profile (see `cardiojax.synth.stenosis`). Outlet
+Lesions have a cosine profile (see `cardiojax.tree.geometry.lumen_radius`). Outlet
 boundary parameters are left at zero; apply a recipe from
 `cardiojax.clinical` before solving.
 """
@@ -107,26 +107,36 @@ def generate(key: jax.Array, prior: CoronaryPrior = CoronaryPrior(), capacity: i
     murray_k = _uniform(k[3], (), prior.murray_exponent, dtype)
     ratio = _uniform(k[4], (n,), prior.side_branch_ratio, dtype)
     lcx = _uniform(k[5], (), prior.lcx_lad_ratio, dtype)
-    first = role == MAIN
-    first &= j == 0
+    first = (role == MAIN) & (j == 0)
     weight = jnp.where(((role == SIDE) & (c == 0)) | (role == SECOND), ratio, 1.0)
     weight = jnp.where(first & (main == 1), lcx, weight)
-    siblings = children_sum(tree, jnp.where(valid, weight**murray_k, 0.0))
-    siblings = jnp.where(siblings > 0, siblings, 1.0)  # padding-only parents
-    parent_slot = jnp.where(tpl.parent >= 0, tpl.parent, 0)
-    split = jnp.where(tpl.parent >= 0, weight / siblings[parent_slot] ** (1.0 / murray_k), 1.0)
-    # one taper per anatomical branch, spread evenly over its valid segments
+    # one taper per anatomical branch, spread evenly over its segments
     chain = jnp.asarray(tpl.chain)
     chain_taper = 1.0 + _uniform(k[6], (n,), prior.taper, dtype)[chain]
     chain_segments = jax.ops.segment_sum(valid.astype(dtype), chain, num_segments=n)[chain]
-    taper = chain_taper ** (1.0 / jnp.maximum(chain_segments, 1.0))
+    log_taper = jnp.log(chain_taper) / jnp.maximum(chain_segments, 1.0)
     mean_d, sd_d = prior.left_main_diameter if prior.side == "left" else prior.rca_diameter
     r_root = jnp.clip(
         0.5 * (mean_d + sd_d * jax.random.normal(k[7], (), dtype)), *prior.root_radius
     )
-    log_split, log_taper = jnp.log(split), jnp.log(taper)
-    r_in = r_root * jnp.exp(path_sum(tree, log_split + log_taper) - log_taper)
-    r_out = r_in * taper
+
+    def radii(tree):  # Murray split at junctions, taper along segments
+        siblings = children_sum(tree, jnp.where(tree.valid, weight**murray_k, 0.0))
+        siblings = jnp.where(siblings > 0, siblings, 1.0)  # padding-only parents
+        parent_slot = jnp.where(tpl.parent >= 0, tpl.parent, 0)
+        log_split = jnp.where(tpl.parent >= 0, jnp.log(weight) - jnp.log(siblings[parent_slot]) / murray_k, 0.0)
+        r_in = r_root * jnp.exp(path_sum(tree, log_split + log_taper) - log_taper)
+        return r_in, r_in * jnp.exp(log_taper)
+
+    r_in, r_out = radii(tree)
+    if prior.min_radius > 0:
+        # branches that would end below the smallest resolved radius are not drawn; their
+        # siblings then take their share at the junction, so every kept radius only grows
+        too_small = tree.valid & (r_out < prior.min_radius)
+        dropped = path_sum(tree, too_small.astype(dtype)) > 0
+        valid = valid & ~dropped
+        tree = tree.replace(valid=valid)
+        r_in, r_out = radii(tree)
 
     # --- stenoses: k lesions on k distinct segments of each eligible branch ----
     branch = jnp.asarray(tpl.branch)
@@ -176,8 +186,19 @@ def generate_batch(
     return jax.vmap(lambda key: generate(key, prior, capacity))(keys)
 
 
+def tree_keys(key: jax.Array, start: int, num: int) -> jax.Array:
+    """Keys of trees ``start … start + num − 1`` of a run: ``fold_in(key, i)``.
+
+    Tree i of a seed is the same whatever the batch it is drawn in.
+    """
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(start, start + num))
+
+
 def generate_trees(
     key: jax.Array, num: int, prior: CoronaryPrior = CoronaryPrior(), capacity: int = 64
 ) -> VesselTree:
-    """``num`` trees from one key (``generate_batch(jax.random.split(key, num))``)."""
-    return generate_batch(jax.random.split(key, num), prior, capacity)
+    """Trees 0 … num − 1 of ``key``: tree i is ``generate(fold_in(key, i))``.
+
+    ``cardiojax ffr --seed S`` draws the same trees from ``jax.random.key(S)``.
+    """
+    return generate_batch(tree_keys(key, 0, num), prior, capacity)

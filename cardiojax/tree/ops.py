@@ -55,6 +55,15 @@ def make_tree(
       check: run `validate` (raises `ValueError` on bad input).
     """
     parent = np.asarray(parent)
+    if parent.ndim != 1:
+        raise ValueError(f"field 'parent' has shape {parent.shape}; expected one index per segment")
+    if parent.size and not np.issubdtype(parent.dtype, np.integer):
+        as_float = parent.astype(np.float64)
+        bad = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"segment {i}: field 'parent' = {parent[i].item()!r}; expected a whole number "
+                             "(-1 for the root, else a segment index)")
     n = parent.shape[0]
     cap = n if capacity is None else int(capacity)
     if cap < n:
@@ -160,6 +169,7 @@ def compact(tree: VesselTree) -> VesselTree:
     Parent indices are remapped, so topological order is preserved. Works under
     `jit` on a single tree; `vmap` it for batches.
     """
+    require_single(tree, "compact")
     cap = tree.capacity
     order = jnp.argsort(~tree.valid, stable=True)  # valid first, original order kept
     new_index = jnp.zeros(cap, jnp.int32).at[order].set(jnp.arange(cap, dtype=jnp.int32))
@@ -177,6 +187,35 @@ def compact(tree: VesselTree) -> VesselTree:
     return tree.replace(**out)
 
 
+def fill_padding(tree: VesselTree) -> VesselTree:
+    """The tree with every padding slot reset to the harmless filler values.
+
+    Solvers call this first, so padding that holds zeros (from another tool or
+    a hand-built tree) never makes NaN values or NaN gradients. `jit`-able;
+    single trees and batches.
+    """
+    out = {}
+    for k, v in tree.arrays().items():
+        v = jnp.asarray(v)
+        mask = tree.valid[..., None] if k in ("start", "end") else tree.valid
+        out[k] = jnp.where(mask, v, jnp.asarray(PAD_VALUES[k], v.dtype))
+    return tree.replace(**out)
+
+
+def require_single(tree: VesselTree, what: str) -> None:
+    """Raise a `ValueError` unless ``tree`` is a single tree (arrays ``(cap,)``)."""
+    if tree.parent.ndim != 1:
+        raise ValueError(f"{what} expects a single tree with arrays of shape (capacity,); got batch "
+                         f"shape {tree.parent.shape[:-1]} — use jax.vmap or the *_batch function")
+
+
+def require_batch(tree: VesselTree, what: str) -> None:
+    """Raise a `ValueError` unless ``tree`` is a batch with one leading axis (arrays ``(B, cap)``)."""
+    if tree.parent.ndim != 2:
+        raise ValueError(f"{what} expects a batch of trees with arrays of shape (batch, capacity); "
+                         f"got shape {tree.parent.shape} — use cardiojax.tree.stack for single trees")
+
+
 def to_numpy(tree: VesselTree) -> VesselTree:
     """A copy with every array field as a NumPy array (host side)."""
     return tree.replace(**{k: np.asarray(v) for k, v in tree.arrays().items()})
@@ -184,6 +223,7 @@ def to_numpy(tree: VesselTree) -> VesselTree:
 
 def trim(tree: VesselTree) -> VesselTree:
     """A compact single tree cut to exactly its valid segments (host side)."""
+    require_single(tree, "trim")
     t = to_numpy(compact(tree))
     n = int(np.sum(t.valid))
     return t.replace(**{k: v[:n] for k, v in t.arrays().items()})

@@ -117,6 +117,14 @@ def depth(tree: VesselTree) -> jax.Array:
     return jnp.maximum(path_sum(tree, ones) - 1, 0)
 
 
+@batchable
+def level_order(tree: VesselTree) -> jax.Array:
+    """``(cap,)`` int32 permutation listing valid segments by depth (root first),
+    ties in index order, padding last (breadth-first order)."""
+    key = jnp.where(tree.valid, depth(tree), tree.capacity + 1)
+    return jnp.argsort(key, stable=True).astype(jnp.int32)
+
+
 def sweep_up(
     tree: VesselTree,
     node: Callable[[Any], Any],

@@ -75,8 +75,11 @@ class VesselTree:
       start: ``(cap, 3)`` m, centreline start point (for drawing and export).
       end: ``(cap, 3)`` m, centreline end point.
       valid: ``(cap,)`` bool, True for real segments.
-      max_depth: static int, an upper bound on the depth of any valid segment
-        (root = 0). Tree sweeps run ``max_depth + 1`` level passes.
+      max_depth: static int (required), an upper bound on the depth of any
+        valid segment (root = 0). Tree sweeps run ``max_depth + 1`` level
+        passes, so a bound that is too small leaves deep segments unsolved —
+        `validate` checks it, and solver residuals expose it. ``capacity − 1``
+        is always safe; `make_tree` and readers set the exact depth.
     """
 
     parent: jax.Array
@@ -92,7 +95,7 @@ class VesselTree:
     start: jax.Array
     end: jax.Array
     valid: jax.Array
-    max_depth: int = dataclasses.field(default=0, metadata=dict(static=True))
+    max_depth: int = dataclasses.field(metadata=dict(static=True))
 
     @property
     def capacity(self) -> int:
@@ -110,7 +113,7 @@ class VesselTree:
         return jnp.sum(self.valid, axis=-1)
 
     def replace(self, **changes) -> VesselTree:
-        """A copy with some fields replaced."""
+        """A copy with some fields replaced (``max_depth`` is kept unless given)."""
         return dataclasses.replace(self, **changes)
 
     def arrays(self) -> dict[str, Any]:

@@ -55,6 +55,14 @@ def test_ffr_falls_with_lesion_severity():
     assert np.all(np.diff(np.asarray(values)) < 0)
 
 
+def test_right_trees_through_the_pipeline():
+    trees = synthetic_batch(16, seed=2, side="right", capacity=32)
+    res = hyperemic_ffr_batch(trees, HyperemiaParams(myocardial_mass=50 * GRAM))
+    valid = np.asarray(trees.valid)
+    assert float(res.flow.residual.max()) < 1e-13
+    assert np.all((np.asarray(res.ffr_out)[valid] > 0) & (np.asarray(res.ffr_out)[valid] <= 1))
+
+
 def test_batch_pipeline_and_min_ffr():
     trees = synthetic_batch()
     res = hyperemic_ffr_batch(trees, HyperemiaParams())

@@ -66,8 +66,37 @@ def test_foreign_centreline_is_split_at_branch_points(tmp_path):
     t = trim(load_tree_vtu(tmp_path / "c.vtu"))
     assert t.parent.tolist() == [-1, 0, 0]
     np.testing.assert_allclose(t.length, [0.010, 0.010, 0.005], rtol=1e-12)
-    np.testing.assert_allclose(t.r_in, [2.0e-3, 1.8e-3, 1.8e-3])
-    assert sorted(t.r_out.tolist()) == pytest.approx([1.1e-3, 1.2e-3, 1.8e-3])
+    # radii are read one point inside a branch point where the branch has one
+    np.testing.assert_allclose(t.r_in, [2.0e-3, 1.3e-3, 1.8e-3])
+    np.testing.assert_allclose(t.r_out, [1.9e-3, 1.2e-3, 1.1e-3])
+
+
+def test_foreign_centreline_recovers_lesions(tmp_path):
+    tree = y_tree(stenosis_severity=[0, 0, 0.6, 0, 0], stenosis_length=[0, 0, 0.012, 0, 0],
+                  stenosis_position=[0.5, 0.5, 0.4, 0.5, 0.5])
+    save_tree_vtu(tree, tmp_path / "ours.vtu", samples=64)
+    mesh = meshio.read(tmp_path / "ours.vtu")  # keep geometry and radius only: a foreign file
+    meshio.write(tmp_path / "c.vtu", meshio.Mesh(mesh.points, mesh.cells,
+                                                  point_data={"radius": mesh.point_data["radius"]}))
+    back = trim(load_tree_vtu(tmp_path / "c.vtu"))
+    t = trim(tree)
+    assert back.parent.tolist() == t.parent.tolist()
+    np.testing.assert_allclose(back.length, t.length, rtol=1e-12)
+    np.testing.assert_allclose(back.stenosis_severity, t.stenosis_severity, atol=1e-3)
+    np.testing.assert_allclose(back.stenosis_length, t.stenosis_length, rtol=0.05, atol=1e-12)
+    np.testing.assert_allclose(back.stenosis_position, t.stenosis_position, atol=0.01)
+
+
+def test_foreign_centreline_errors(tmp_path):
+    pts = np.array([[0, 0, 0], [0, 1, 0], [5, 0, 0], [5, 1, 0]], float) * 1e-2
+    two = meshio.Mesh(pts, [("line", np.array([[0, 1], [2, 3]]))], point_data={"radius": np.full(4, 1e-3)})
+    meshio.write(tmp_path / "two.vtu", two)
+    with pytest.raises(ValueError, match="points not connected to the root's tree; expected one connected tree"):
+        load_tree_vtu(tmp_path / "two.vtu")
+    mm = meshio.Mesh(pts[:2] * 1e3, [("line", np.array([[0, 1]]))], point_data={"radius": np.full(2, 1.5)})
+    meshio.write(tmp_path / "mm.vtu", mm)
+    with pytest.raises(ValueError, match="expected metres .* a file in mm needs scaling by 1e-3"):
+        load_tree_vtu(tmp_path / "mm.vtu")
 
 
 def test_bad_files_raise_clear_errors(tmp_path):
@@ -81,6 +110,24 @@ def test_bad_files_raise_clear_errors(tmp_path):
     del data["segments"][1]["length"]
     p.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=r"segment 1: missing field 'length'"):
+        load_tree(p)
+    p.write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="the file holds a JSON list; expected an object"):
+        load_tree(p)
+    data["segments"][1]["length"] = "abc"
+    data["segments"][2]["r_in"] = 0.001
+    p.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="segment 1: field 'length' = 'abc'; expected a number"):
+        load_tree(p)
+    data["segments"][1]["length"] = 0.01
+    data["segments"][0]["start"] = [0.0, 1.0]
+    p.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"segment 0: field 'start' = \[0.0, 1.0\]; expected a list of 3"):
+        load_tree(p)
+    data["segments"][0]["start"] = [0.0, 0.0, 0.0]
+    data["segments"][1]["parent"] = 0.5
+    p.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="segment 1: field 'parent' = 0.5; expected a whole number"):
         load_tree(p)
     p.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):

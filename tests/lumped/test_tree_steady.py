@@ -110,6 +110,57 @@ def test_tree_solver_agrees_with_block_network():
         np.testing.assert_allclose(np.asarray(res["flow_in"]), np.asarray(sol.flow)[valid], rtol=1e-9)
 
 
+def test_too_small_max_depth_shows_in_the_residual():
+    t = with_hyperemic_outlets(take(synthetic_batch(), 0), HyperemiaParams())
+    good = solve(t, P_AORTA)
+    assert float(good.residual) < 1e-13
+    bad = solve(t.replace(max_depth=2), P_AORTA)
+    assert float(bad.residual) > 1e-3
+
+
+def test_padding_never_leaks_into_results_or_gradients():
+    """Zero-filled or interleaved padding changes nothing and gives finite gradients."""
+    from cardiojax.tree import FIELD_UNITS, compact
+
+    t = with_hyperemic_outlets(take(synthetic_batch(), 1), HyperemiaParams())
+    valid = np.asarray(t.valid)
+    zeroed = t.replace(**{k: jnp.where(valid if getattr(t, k).ndim == 1 else valid[:, None],
+                                       getattr(t, k), 0) for k in FIELD_UNITS if k not in ("valid", "parent")})
+    ref = solve(t, P_AORTA)
+    np.testing.assert_array_equal(np.asarray(solve(zeroed, P_AORTA).p_out)[valid], np.asarray(ref.p_out)[valid])
+
+    def total_pressure_drop(r_in):
+        return jnp.sum(solve_steady(zeroed.replace(r_in=r_in), P_AORTA).p_out * zeroed.valid)
+
+    g = jax.jit(jax.grad(total_pressure_drop))(zeroed.r_in)
+    assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g)[~valid] == 0)
+    # the same tree with padding slots interleaved between its segments
+    n, cap = int(valid.sum()), t.capacity
+    pads, order = list(range(n, cap)), []
+    for i in range(n):  # segment, padding, segment, padding, ...
+        order += [i] + ([pads.pop()] if pads else [])
+    order = np.array(order + pads)
+    assert sorted(order.tolist()) == list(range(cap)) and n < cap - 1
+    inverse = np.argsort(order)
+    mixed = t.replace(**{k: np.asarray(getattr(t, k))[order] for k in FIELD_UNITS})
+    p = np.asarray(mixed.parent)
+    mixed = mixed.replace(parent=np.where(p >= 0, inverse[np.maximum(p, 0)], -1).astype(np.int32))
+    out = solve(mixed, P_AORTA)
+    np.testing.assert_allclose(np.asarray(out.p_out)[inverse[:n]], np.asarray(ref.p_out)[:n], rtol=1e-13)
+    np.testing.assert_array_equal(np.asarray(compact(mixed).parent), np.asarray(t.parent))
+
+
+def test_single_and_batch_misuse_is_a_clear_error():
+    from cardiojax.clinical import hyperemic_ffr_batch
+
+    with pytest.raises(ValueError, match=r"solve_steady expects a single tree .* got batch shape \(64,\)"):
+        solve_steady(synthetic_batch(), P_AORTA)
+    with pytest.raises(ValueError, match="hyperemic_ffr_batch expects a batch of trees"):
+        hyperemic_ffr_batch(take(synthetic_batch(), 0))
+    with pytest.raises(ValueError, match="exactly one of inlet_pressure"):
+        solve_steady(y_tree())
+
+
 def test_batch_equals_singles():
     trees = with_hyperemic_outlets(synthetic_batch(), HyperemiaParams())
     batch = jax.jit(jax.vmap(lambda t: solve_steady(t, P_AORTA)))(trees)
@@ -120,6 +171,33 @@ def test_batch_equals_singles():
 
 def _central_difference(f, x, h):
     return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def test_gradients_wrt_geometry_and_recipe_match_finite_differences():
+    tree = take(synthetic_batch(), 2)
+    params = HyperemiaParams()
+    outlet = int(np.flatnonzero(np.asarray(is_outlet(tree)))[0])
+    seg = int(tree.parent[outlet])
+
+    def ffr_of(field, value):
+        t = tree.replace(**{field: getattr(tree, field).at[seg].set(value)})
+        return hyperemic_ffr(t, params).ffr_out[outlet]
+
+    for field in ("r_in", "r_out", "length"):
+        x0 = getattr(tree, field)[seg]
+        f = jax.jit(lambda v, _f=field: ffr_of(_f, v))
+        grad = float(jax.grad(f)(x0))
+        fd = float(_central_difference(f, x0, 1e-6 * x0))
+        assert abs(grad) > 1e-3 and grad == pytest.approx(fd, rel=1e-6), field
+
+    def ffr_of_mass(mass):
+        import dataclasses
+
+        return hyperemic_ffr(tree, dataclasses.replace(params, myocardial_mass=mass)).ffr_out[outlet]
+
+    f = jax.jit(ffr_of_mass)
+    m0 = jnp.asarray(params.myocardial_mass)
+    assert float(jax.grad(f)(m0)) == pytest.approx(float(_central_difference(f, m0, 1e-6)), rel=1e-6)
 
 
 def test_gradient_of_outlet_ffr_matches_finite_differences():

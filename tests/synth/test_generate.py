@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from cardiojax.synth import CoronaryPrior, generate, generate_batch, min_capacity
+from cardiojax.synth import CoronaryPrior, generate, generate_batch, generate_trees, min_capacity, tree_keys
 from cardiojax.tree import FIELD_UNITS, take, validate
 from tests.helpers import np_tree, synthetic_batch
 
@@ -117,6 +117,28 @@ def test_murray_exponent_configurable_to_three():
     for p, c in kids.items():
         if len(c) >= 2:
             np.testing.assert_allclose(np.sum(t["r_in"][c] ** 3), t["r_out"][p] ** 3, rtol=1e-12)
+
+
+def test_min_radius_drops_small_branches_and_keeps_murray():
+    prior = CoronaryPrior(min_radius=0.5 * MM)
+    batch = generate_trees(jax.random.key(3), 16, prior)
+    full = generate_trees(jax.random.key(3), 16, CoronaryPrior())
+    assert float(batch.num_segments.mean()) < float(full.num_segments.mean())
+    for i in range(16):
+        t = np_tree(take(batch, i))
+        validate(take(batch, i))
+        v = t["valid"]
+        assert np.all(t["r_out"][v] >= 0.5 * MM)
+        kids = _children(t["parent"], v)
+        ks = [_murray_exponent(t["r_out"][p], t["r_in"][c]) for p, c in kids.items() if len(c) >= 2]
+        assert np.ptp(ks) < 1e-8 and 2.1 - 1e-9 <= ks[0] <= 2.7 + 1e-9
+
+
+def test_tree_keys_do_not_depend_on_the_batch():
+    key = jax.random.key(11)
+    whole = generate_trees(key, 6)
+    part = generate_batch(tree_keys(key, 4, 2))
+    np.testing.assert_array_equal(np.asarray(part.length), np.asarray(whole.length)[4:])
 
 
 def test_same_key_same_tree_and_batch_equals_loop():

@@ -11,6 +11,7 @@ from cardiojax.tree import (
     compact,
     depth,
     is_outlet,
+    level_order,
     make_tree,
     pad,
     path_sum,
@@ -65,6 +66,18 @@ def test_traversal_matches_brute_force():
     assert np.array_equal(np.asarray(is_outlet(t)), valid & (n_children == 0))
 
 
+def test_level_order_is_breadth_first():
+    t = take(synthetic_batch(), 2)
+    order = np.asarray(jax.jit(level_order)(t))
+    d = np.asarray(depth(t))
+    n = int(t.num_segments)
+    assert sorted(order[:n].tolist()) == np.flatnonzero(np.asarray(t.valid)).tolist()
+    assert np.all(np.diff(d[order[:n]]) >= 0)
+    position = np.argsort(order)
+    parent = np.asarray(t.parent)
+    assert all(position[parent[i]] < position[i] for i in order[1:n])
+
+
 def test_traversal_accepts_batches():
     b = synthetic_batch()
     d = np.asarray(depth(b))
@@ -101,11 +114,19 @@ def test_pad_stack_unstack_compact_roundtrip():
 
 
 def test_compact_under_vmap_keeps_topological_order():
-    b = synthetic_batch()
-    c = jax.vmap(compact)(b)
-    for i in range(4):
+    t = pad(y_tree(capacity=5), 7)
+    layouts = [np.array([0, 5, 1, 2, 6, 3, 4]), np.array([0, 1, 5, 6, 2, 3, 4])]
+    mixed = []
+    for order in layouts:
+        new_of_old = np.argsort(order)
+        m = t.replace(**{k: np.asarray(getattr(t, k))[order] for k in FIELD_UNITS if k != "parent"})
+        p = np.asarray(t.parent)[order]
+        mixed.append(m.replace(parent=np.where(p >= 0, new_of_old[np.maximum(p, 0)], -1).astype(np.int32)))
+    c = jax.vmap(compact)(stack(mixed))
+    for i in range(2):
         validate(take(c, i))
-        np.testing.assert_array_equal(np.asarray(c.parent[i]), np.asarray(b.parent[i]))
+        for k in FIELD_UNITS:
+            np.testing.assert_array_equal(np.asarray(getattr(c, k))[i], np.asarray(getattr(t, k)))
 
 
 def test_make_tree_rejects_small_capacity():
