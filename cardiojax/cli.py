@@ -15,6 +15,22 @@ import sys
 import time
 from pathlib import Path
 
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from cardiojax.clinical import FFR_CUTOFFS, HyperemiaParams, hyperemic_ffr_batch, min_ffr
+from cardiojax.io import load_tree, save_tree_json, save_tree_vtu
+from cardiojax.io.dataset import save_dataset
+from cardiojax.io.files import atomic_path
+from cardiojax.plot import save_ffr_histogram, save_tree_figure
+from cardiojax.synth import CoronaryPrior, generate_batch, tree_keys
+from cardiojax.tree import is_outlet, stack, take
+from cardiojax.units import GRAM, ML_PER_MIN, ML_PER_S, MMHG, Blood
+
+#: Solutions with a relative residual at or above this are reported as not converged.
+CONVERGED = 1e-9
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -83,22 +99,45 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_ffr(args: argparse.Namespace) -> int:
     """The ``cardiojax ffr`` command (see ``cardiojax ffr --help``)."""
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    import numpy as np
-    from tqdm import tqdm
-
-    from cardiojax.clinical import FFR_CUTOFFS, HyperemiaParams, hyperemic_ffr_batch, min_ffr
-    from cardiojax.io import load_tree, save_tree_json, save_tree_vtu
-    from cardiojax.io.dataset import save_dataset
-    from cardiojax.plot import save_ffr_histogram, save_tree_figure
-    from cardiojax.io.files import atomic_path
-    from cardiojax.synth import CoronaryPrior, generate_batch, tree_keys
-    from cardiojax.tree import is_outlet, stack, take
-    from cardiojax.units import GRAM, MMHG, ML_PER_MIN, Blood
-
+    jax.config.update("jax_enable_x64", True)  # entry point: 0D work runs in float64
+    params, blood = _ffr_params(args)
+    get_batch, total, n_batches, source, prior = _tree_source(args)
     out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    apply_recipe = not args.file_outlets
+
+    first = get_batch(0)
+    t0 = time.perf_counter()  # compile once, before timing
+    solve = hyperemic_ffr_batch.lower(first, params, blood, apply_recipe=apply_recipe).compile()
+    compile_s = time.perf_counter() - t0
+    collected, solve_s = [], 0.0
+    bar = tqdm(total=total, unit="tree", desc="ffr", disable=args.no_progress, file=sys.stderr)
+    for b in range(n_batches):
+        trees = first if b == 0 else get_batch(b)
+        t0 = time.perf_counter()
+        res = jax.block_until_ready(solve(trees, params, blood))
+        solve_s += time.perf_counter() - t0
+        collected.append(jax.tree_util.tree_map(np.asarray, res))
+        bar.update(min(trees.batch_shape[0], total - bar.n))
+    bar.close()
+    res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs)[:total], *collected)
+
+    if not np.all(np.isfinite(np.where(res.tree.valid, res.ffr_out, 0.0))):
+        raise ValueError("the solver produced non-finite pressures; check the tree files' radii and "
+                         "outlet resistances (see cardiojax.tree.validate)")
+    summary = _summary(total, source, res, solve_s, compile_s)
+    meta = {"command": "cardiojax " + " ".join(args.argv), "source": source,
+            "prior": prior and dataclasses.asdict(prior), "hyperemia": dataclasses.asdict(params),
+            "blood": dataclasses.asdict(blood), "apply_recipe": apply_recipe,
+            "units": {"p_in": "Pa", "p_out": "Pa", "flow": "m^3/s", "ffr_in": "1", "ffr_out": "1",
+                      "residual": "1"}}
+    _write_ffr_outputs(out, res, summary, meta, args.save_trees)
+    _print_summary(summary, out)
+    return 0 if summary["not_converged"] == 0 else 3
+
+
+def _ffr_params(args) -> tuple[HyperemiaParams, Blood]:
+    """Recipe and blood parameters from the command line (SI), checked."""
     if args.trees and args.mass_g is None and not args.file_outlets:
         raise ValueError("--mass-g (perfused myocardial mass, g) is required for tree files; or pass "
                          "--file-outlets to use the outlet resistances stored in the files")
@@ -109,7 +148,6 @@ def run_ffr(args: argparse.Namespace) -> int:
                         ("--density", args.density)):
         if not value > 0:
             raise ValueError(f"{name} = {value}; expected a value > 0")
-    out.mkdir(parents=True, exist_ok=True)
     params = HyperemiaParams(
         myocardial_mass=mass_g * GRAM,
         resting_flow_per_mass=args.flow_per_g * ML_PER_MIN / GRAM,
@@ -117,11 +155,12 @@ def run_ffr(args: argparse.Namespace) -> int:
         flow_split_exponent=args.split_exponent,
         hyperemic_resistance_ratio=args.hyperemia_ratio,
     )
-    blood = Blood(density=args.density, viscosity=args.viscosity)
-    apply_recipe = not args.file_outlets
+    return params, Blood(density=args.density, viscosity=args.viscosity)
 
+
+def _tree_source(args):
+    """``(get_batch(b), total, n_batches, description, prior)`` for files or synthetic trees."""
     if args.trees:
-        source = f"{len(args.trees)} tree file(s)"
         loaded = [load_tree(p) for p in args.trees]
         if args.file_outlets:
             for path, tree in zip(args.trees, loaded):
@@ -129,100 +168,64 @@ def run_ffr(args: argparse.Namespace) -> int:
                 bad = np.flatnonzero(np.asarray(is_outlet(tree)) & ~(r > 0))
                 if bad.size:
                     raise ValueError(
-                        f"{path}: segment {bad[0]}: field 'outlet_resistance' = {float(r[bad[0]])!r} Pa·s/m³; "
-                        "expected > 0 at every outlet with --file-outlets (or drop --file-outlets to "
-                        "apply the hyperemic recipe)")
-        from_files = stack(loaded)
-        prior, total, n_batches = None, from_files.batch_shape[0], 1
+                        f"{path}: segment {bad[0]}: field 'outlet_resistance' = {float(r[bad[0]])!r} "
+                        "Pa·s/m³; expected > 0 at every outlet with --file-outlets (or drop "
+                        "--file-outlets to apply the hyperemic recipe)")
+        trees = stack(loaded)
+        return (lambda b: trees), len(loaded), 1, f"{len(loaded)} tree file(s)", None
+    prior = CoronaryPrior(side=args.side, min_radius=args.min_radius_mm * 1e-3,
+                          **({"murray_exponent": tuple(args.murray)} if args.murray else {}))
+    base = jax.random.key(args.seed)
+    size = min(args.batch_size, args.num_trees)
 
-        def get_batch(b):
-            return from_files
-    else:
-        prior = CoronaryPrior(side=args.side, min_radius=args.min_radius_mm * 1e-3,
-                              **({"murray_exponent": tuple(args.murray)} if args.murray else {}))
-        source = f"{args.num_trees} synthetic {args.side} trees (seed {args.seed})"
-        base = jax.random.key(args.seed)
-        size = min(args.batch_size, args.num_trees)
-        total, n_batches = args.num_trees, -(-args.num_trees // size)
+    def get_batch(b):  # tree i = generate(fold_in(key(seed), i)), whatever the batch size
+        return generate_batch(tree_keys(base, b * size, size), prior, args.capacity)
 
-        def get_batch(b):  # tree i = generate(fold_in(key(seed), i)), whatever the batch size
-            return generate_batch(tree_keys(base, b * size, size), prior, args.capacity)
+    source = f"{args.num_trees} synthetic {args.side} trees (seed {args.seed})"
+    return get_batch, args.num_trees, -(-args.num_trees // size), source, prior
 
-    first = get_batch(0)
-    t0 = time.perf_counter()  # compile once, before timing
-    solve = hyperemic_ffr_batch.lower(first, params, blood, apply_recipe=apply_recipe).compile()
-    compile_s = time.perf_counter() - t0
 
-    collected, solve_s = [], 0.0
-    bar = tqdm(total=total, unit="tree", desc="ffr", disable=args.no_progress, file=sys.stderr)
-    for b in range(n_batches):
-        trees = first if b == 0 else get_batch(b)
-        t0 = time.perf_counter()
-        res = solve(trees, params, blood)
-        jax.block_until_ready(res)
-        solve_s += time.perf_counter() - t0
-        collected.append(jax.tree_util.tree_map(np.asarray, res))
-        bar.update(min(trees.batch_shape[0], total - bar.n))
-    bar.close()
-    res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs)[:total], *collected)
-    n = total
-
-    valid = res.tree.valid
-    if not np.all(np.isfinite(np.where(valid, res.ffr_out, 0.0))):
-        raise ValueError("the solver produced non-finite pressures; check the tree files' radii and "
-                         "outlet resistances (see cardiojax.tree.validate)")
-    converged = res.flow.residual < 1e-9
-    tree_min = np.asarray(min_ffr(res.tree, res.ffr_out))
-    outlet_ffr = res.ffr_out[res.outlet]
-    summary = _summary(n, source, res, tree_min, outlet_ffr, converged, solve_s, compile_s, FFR_CUTOFFS)
-
+def _write_ffr_outputs(out: Path, res, summary: dict, meta: dict, save_trees: int) -> None:
+    """dataset.npz, summary.json, the two PNGs and the first trees as JSON + VTU."""
     labels = {"p_in": res.flow.p_in, "p_out": res.flow.p_out, "flow": res.flow.flow,
               "ffr_in": res.ffr_in, "ffr_out": res.ffr_out, "outlet": res.outlet,
               "residual": res.flow.residual}
-    meta = {"command": "cardiojax " + " ".join(args.argv), "source": source,
-            "prior": prior and dataclasses.asdict(prior), "hyperemia": dataclasses.asdict(params),
-            "blood": dataclasses.asdict(blood), "apply_recipe": apply_recipe,
-            "units": {"p_in": "Pa", "p_out": "Pa", "flow": "m^3/s", "ffr_in": "1", "ffr_out": "1",
-                      "residual": "1"}}
     save_dataset(out / "dataset.npz", res.tree, labels, meta)
     with atomic_path(out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1))
-    save_ffr_histogram(out / "ffr_histogram.png", outlet_ffr, tree_min)
-    show = list(range(min(3, n)))
+    tree_min = np.asarray(min_ffr(res.tree, res.ffr_out))
+    save_ffr_histogram(out / "ffr_histogram.png", res.ffr_out[res.outlet], tree_min)
+    n = summary["trees"]
     save_tree_figure(out / "tree_ffr.png", [
         (take(res.tree, i), res.ffr_in[i], res.ffr_out[i], f"tree {i}: min FFR {tree_min[i]:.2f}")
-        for i in show])
-    for i in range(min(args.save_trees, n)):
+        for i in range(min(3, n))])
+    for i in range(min(save_trees, n)):
         tree = take(res.tree, i)
         save_tree_json(tree, out / "trees" / f"tree_{i:04d}.json")
-        ends = lambda a, b: np.stack([a[i], b[i]], axis=-1)  # noqa: E731
         save_tree_vtu(tree, out / "trees" / f"tree_{i:04d}.vtu",
-                      point_data={"ffr": ends(res.ffr_in, res.ffr_out),
-                                  "pressure_mmHg": ends(res.flow.p_in, res.flow.p_out) / MMHG},
-                      cell_data={"flow_mL_s": res.flow.flow[i] / 1e-6})
-    _print_summary(summary, out)
-    return 0 if summary["not_converged"] == 0 else 3
+                      point_data={"ffr": np.stack([res.ffr_in[i], res.ffr_out[i]], axis=-1),
+                                  "pressure_mmHg": np.stack([res.flow.p_in[i], res.flow.p_out[i]], -1) / MMHG},
+                      cell_data={"flow_mL_s": res.flow.flow[i] / ML_PER_S})
 
 
-def _summary(n, source, res, tree_min, outlet_ffr, converged, solve_s, compile_s, cutoffs) -> dict:
-    import numpy as np
-
+def _summary(n, source, res, solve_s, compile_s) -> dict:
     pct = [0, 5, 25, 50, 75, 95, 100]
-    segs = res.tree.valid.sum(axis=1)
+    tree_min = np.asarray(min_ffr(res.tree, res.ffr_out))
+    outlet_ffr = res.ffr_out[res.outlet]
     return {
         "source": source,
         "trees": int(n),
-        "segments_mean": float(segs.mean()),
+        "segments_mean": float(res.tree.valid.sum(axis=1).mean()),
         "outlets": int(res.outlet.sum()),
         "outlet_ffr_percentiles": dict(zip(map(str, pct), np.percentile(outlet_ffr, pct).round(4).tolist())),
         "tree_min_ffr_percentiles": dict(zip(map(str, pct), np.percentile(tree_min, pct).round(4).tolist())),
-        **{f"fraction_trees_below_{c:.2f}": float(np.mean(tree_min < c)) for c in cutoffs},
-        **{f"fraction_outlets_below_{c:.2f}": float(np.mean(outlet_ffr < c)) for c in cutoffs},
+        **{f"fraction_trees_below_{c:.2f}": float(np.mean(tree_min < c)) for c in FFR_CUTOFFS},
+        **{f"fraction_outlets_below_{c:.2f}": float(np.mean(outlet_ffr < c)) for c in FFR_CUTOFFS},
         "solve_s": solve_s,
         "compile_s": compile_s,
         "us_per_tree": 1e6 * solve_s / n,
         "max_residual": float(res.flow.residual.max()),
-        "not_converged": int((~converged).sum()),
+        "not_converged": int((res.flow.residual >= CONVERGED).sum()),
     }
 
 
@@ -241,7 +244,7 @@ def _print_summary(s: dict, out: Path) -> None:
         print(f"  {'FFR < ' + c:<22}{100 * s['fraction_trees_below_' + c]:>9.1f}%"
               f"{100 * s['fraction_outlets_below_' + c]:>9.1f}%")
     if s["not_converged"]:
-        print(f"  WARNING: {s['not_converged']} trees did not converge (residual > 1e-9); "
+        print(f"  WARNING: {s['not_converged']} trees did not converge (residual >= {CONVERGED:g}); "
               "their labels are flagged by label/residual in dataset.npz")
     print(f"  wrote {out}/dataset.npz, summary.json, ffr_histogram.png, tree_ffr.png, trees/")
 

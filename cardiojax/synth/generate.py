@@ -71,111 +71,131 @@ def generate(key: jax.Array, prior: CoronaryPrior = CoronaryPrior(), capacity: i
             "second-generation branches (see min_capacity)"
         )
     dtype = jnp.result_type(float)
-    n, nm, ms = tpl.size, tpl.num_main, tpl.max_side
-    role, main, j, c = (jnp.asarray(a) for a in (tpl.role, tpl.main, tpl.j, tpl.c))
-    m = jnp.maximum(main, 0)
-    k = jax.random.split(key, 16)
-
-    # --- topology: which template slots this tree uses -------------------------
-    n_side = _randint(k[0], (nm,), prior.side_branches)
-    n_second = _randint(k[1], (nm, ms), prior.second_generation)
-    ns = n_side[m]
-    n2 = n_second[m, jnp.clip(j, 0, ms - 1)]
-    valid = jnp.select(
-        [role == ROOT, role == MAIN, role == SIDE, role == SECOND],
-        [True, j <= ns, (j < ns) & (c <= jnp.maximum(1, n2)), (j < ns) & (c < n2)],
-        False,
-    )
+    n = tpl.size
+    k_topology, k_length, k_radii, k_lesions, k_layout = jax.random.split(key, 5)
+    zeros = jnp.zeros(n, dtype)
     tree = VesselTree(
         parent=jnp.asarray(tpl.parent),
-        length=_uniform(k[2], (n,), prior.segment_length, dtype),
-        r_in=jnp.ones(n, dtype),
-        r_out=jnp.ones(n, dtype),
-        stenosis_severity=jnp.zeros(n, dtype),
-        stenosis_length=jnp.zeros(n, dtype),
-        stenosis_position=jnp.full(n, 0.5, dtype),
-        stiffness=jnp.ones(n, dtype),
-        outlet_resistance=jnp.zeros(n, dtype),
-        outlet_pressure=jnp.zeros(n, dtype),
+        length=_uniform(k_length, (n,), prior.segment_length, dtype),
+        r_in=zeros + 1.0,
+        r_out=zeros + 1.0,
+        stenosis_severity=zeros,
+        stenosis_length=zeros,
+        stenosis_position=zeros + 0.5,
+        stiffness=zeros + 1.0,
+        outlet_resistance=zeros,
+        outlet_pressure=zeros,
         start=jnp.zeros((n, 3), dtype),
         end=jnp.zeros((n, 3), dtype),
-        valid=valid,
+        valid=_topology(k_topology, prior, tpl),
         max_depth=tpl.max_depth,
     )
+    tree = _radii(k_radii, prior, tpl, tree)
+    tree = _lesions(k_lesions, prior, tpl, tree)
+    start, end = planar_layout(tree, _turns(k_layout, prior, tpl))
+    return pad(compact(tree.replace(start=start, end=end)), capacity)
 
-    # --- radii: Murray split at junctions, taper along segments ---------------
-    murray_k = _uniform(k[3], (), prior.murray_exponent, dtype)
-    ratio = _uniform(k[4], (n,), prior.side_branch_ratio, dtype)
-    lcx = _uniform(k[5], (), prior.lcx_lad_ratio, dtype)
-    first = (role == MAIN) & (j == 0)
-    weight = jnp.where(((role == SIDE) & (c == 0)) | (role == SECOND), ratio, 1.0)
-    weight = jnp.where(first & (main == 1), lcx, weight)
-    # one taper per anatomical branch, spread evenly over its segments
-    chain = jnp.asarray(tpl.chain)
-    chain_taper = 1.0 + _uniform(k[6], (n,), prior.taper, dtype)[chain]
-    chain_segments = jax.ops.segment_sum(valid.astype(dtype), chain, num_segments=n)[chain]
-    log_taper = jnp.log(chain_taper) / jnp.maximum(chain_segments, 1.0)
-    mean_d, sd_d = prior.left_main_diameter if prior.side == "left" else prior.rca_diameter
-    r_root = jnp.clip(
-        0.5 * (mean_d + sd_d * jax.random.normal(k[7], (), dtype)), *prior.root_radius
+
+def _slots(tpl):
+    return (jnp.asarray(a) for a in (tpl.role, tpl.main, tpl.j, tpl.c))
+
+
+def _topology(key, prior: CoronaryPrior, tpl) -> jax.Array:
+    """``(n,)`` bool: the template slots this tree uses (side-branch counts drawn)."""
+    role, main, j, c = _slots(tpl)
+    k_side, k_second = jax.random.split(key)
+    nm, ms = tpl.num_main, tpl.max_side
+    m = jnp.maximum(main, 0)
+    n_side = _randint(k_side, (nm,), prior.side_branches)[m]
+    n2 = _randint(k_second, (nm, ms), prior.second_generation)[m, jnp.clip(j, 0, ms - 1)]
+    return jnp.select(
+        [role == ROOT, role == MAIN, role == SIDE, role == SECOND],
+        [True, j <= n_side, (j < n_side) & (c <= jnp.maximum(1, n2)), (j < n_side) & (c < n2)],
+        False,
     )
 
-    def radii(tree):  # Murray split at junctions, taper along segments
+
+def _radii(key, prior: CoronaryPrior, tpl, tree: VesselTree) -> VesselTree:
+    """Radii by Murray's law at junctions and a taper per anatomical branch.
+
+    With ``prior.min_radius`` branches that would end below it are dropped
+    (with their descendants) and the radii recomputed without them.
+    """
+    role, main, j, c = _slots(tpl)
+    n, dtype = tpl.size, tree.length.dtype
+    k_murray, k_ratio, k_lcx, k_taper, k_root = jax.random.split(key, 5)
+    murray_k = _uniform(k_murray, (), prior.murray_exponent, dtype)
+    side_start = ((role == SIDE) & (c == 0)) | (role == SECOND)
+    weight = jnp.where(side_start, _uniform(k_ratio, (n,), prior.side_branch_ratio, dtype), 1.0)
+    lcx = _uniform(k_lcx, (), prior.lcx_lad_ratio, dtype)
+    weight = jnp.where((role == MAIN) & (j == 0) & (main == 1), lcx, weight)
+    # one taper per anatomical branch, spread evenly over its segments
+    chain = jnp.asarray(tpl.chain)
+    chain_taper = 1.0 + _uniform(k_taper, (n,), prior.taper, dtype)[chain]
+    chain_segments = jax.ops.segment_sum(tree.valid.astype(dtype), chain, num_segments=n)[chain]
+    log_taper = jnp.log(chain_taper) / jnp.maximum(chain_segments, 1.0)
+    mean_d, sd_d = prior.left_main_diameter if prior.side == "left" else prior.rca_diameter
+    r_root = jnp.clip(0.5 * (mean_d + sd_d * jax.random.normal(k_root, (), dtype)), *prior.root_radius)
+    has_parent = tpl.parent >= 0
+    parent_slot = jnp.where(has_parent, tpl.parent, 0)
+
+    def radii(tree):
         siblings = children_sum(tree, jnp.where(tree.valid, weight**murray_k, 0.0))
         siblings = jnp.where(siblings > 0, siblings, 1.0)  # padding-only parents
-        parent_slot = jnp.where(tpl.parent >= 0, tpl.parent, 0)
-        log_split = jnp.where(tpl.parent >= 0, jnp.log(weight) - jnp.log(siblings[parent_slot]) / murray_k, 0.0)
+        log_split = jnp.where(has_parent, jnp.log(weight) - jnp.log(siblings[parent_slot]) / murray_k, 0.0)
         r_in = r_root * jnp.exp(path_sum(tree, log_split + log_taper) - log_taper)
-        return r_in, r_in * jnp.exp(log_taper)
+        return tree.replace(r_in=r_in, r_out=r_in * jnp.exp(log_taper))
 
-    r_in, r_out = radii(tree)
+    tree = radii(tree)
     if prior.min_radius > 0:
-        # branches that would end below the smallest resolved radius are not drawn; their
-        # siblings then take their share at the junction, so every kept radius only grows
-        too_small = tree.valid & (r_out < prior.min_radius)
+        # branches ending below the smallest resolved radius are not drawn; their siblings
+        # then take their share at the junction, so every kept radius only grows
+        too_small = tree.valid & (tree.r_out < prior.min_radius)
         dropped = path_sum(tree, too_small.astype(dtype)) > 0
-        valid = valid & ~dropped
-        tree = tree.replace(valid=valid)
-        r_in, r_out = radii(tree)
+        tree = radii(tree.replace(valid=tree.valid & ~dropped))
+    return tree.replace(stiffness=olufsen_stiffness(0.5 * (tree.r_in + tree.r_out)))
 
-    # --- stenoses: k lesions on k distinct segments of each eligible branch ----
+
+def _lesions(key, prior: CoronaryPrior, tpl, tree: VesselTree) -> VesselTree:
+    """k lesions on k distinct segments of each eligible branch (cosine profiles)."""
+    n, dtype = tpl.size, tree.length.dtype
+    k_main, k_side, k_pick, k_sev, k_len, k_pos = jax.random.split(key, 6)
     branch = jnp.asarray(tpl.branch)
-    eligible = valid & (branch >= 0)
+    eligible = tree.valid & (branch >= 0)
     count = jnp.concatenate([
-        _randint(k[8], (nm,), prior.stenoses_main),
-        _randint(k[9], (nm * ms,), prior.stenoses_side),
+        _randint(k_main, (tpl.num_main,), prior.stenoses_main),
+        _randint(k_side, (tpl.num_main * tpl.max_side,), prior.stenoses_side),
     ])
-    score = jax.random.uniform(k[10], (n,), dtype)
+    score = jax.random.uniform(k_pick, (n,), dtype)
     same = (branch[:, None] == branch[None, :]) & eligible[None, :]
     rank = jnp.sum(same & (score[None, :] < score[:, None]), axis=1)
     lesion = eligible & (rank < count[jnp.maximum(branch, 0)])
-    severity = _uniform(k[11], (n,), prior.stenosis_severity, dtype)
+    severity = _uniform(k_sev, (n,), prior.stenosis_severity, dtype)
     lo, hi = prior.lesion_length
-    ls = lo + jax.random.uniform(k[12], (n,), dtype) * (jnp.minimum(hi, tree.length) - lo)
+    ls = lo + jax.random.uniform(k_len, (n,), dtype) * (jnp.minimum(hi, tree.length) - lo)
     half = 0.5 * ls / tree.length
-    pos = half + jax.random.uniform(k[13], (n,), dtype) * (1.0 - 2.0 * half)
-
-    # --- planar drawing layout -------------------------------------------------
-    lo_a, hi_a = (jnp.deg2rad(a) for a in prior.branch_angle)
-    branch_turn = _uniform(k[14], (n,), (lo_a, hi_a), dtype)
-    sign = jnp.where(jax.random.bernoulli(k[15], 0.5, (n,)), 1.0, -1.0)
-    wiggle = 0.15 * (score - 0.5)  # small (±4°) bend between consecutive segments
-    turn = jnp.where(((role == SIDE) & (c == 0)) | (role == SECOND), sign * branch_turn, wiggle)
-    lad_lcx = jnp.where(main == 0, -0.5, 1.1)  # rad: LAD forward-left, LCx around the AV groove
-    turn = jnp.where(first & (prior.side == "left"), lad_lcx, turn)
-    turn = jnp.where(tpl.parent < 0, 0.0, turn)
-
-    tree = tree.replace(
-        r_in=r_in,
-        r_out=r_out,
+    pos = half + jax.random.uniform(k_pos, (n,), dtype) * (1.0 - 2.0 * half)
+    return tree.replace(
         stenosis_severity=jnp.where(lesion, severity, 0.0),
         stenosis_length=jnp.where(lesion, ls, 0.0),
         stenosis_position=jnp.where(lesion, pos, 0.5),
-        stiffness=olufsen_stiffness(0.5 * (r_in + r_out)),
     )
-    start, end = planar_layout(tree, turn)
-    tree = tree.replace(start=start, end=end)
-    return pad(compact(tree), capacity)
+
+
+def _turns(key, prior: CoronaryPrior, tpl) -> jax.Array:
+    """Turn angle (rad) of each slot for the planar drawing layout."""
+    role, main, j, c = _slots(tpl)
+    n, dtype = tpl.size, jnp.result_type(float)
+    k_angle, k_sign, k_wiggle = jax.random.split(key, 3)
+    lo, hi = (jnp.deg2rad(a) for a in prior.branch_angle)
+    branch_turn = _uniform(k_angle, (n,), (lo, hi), dtype)
+    sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (n,)), 1.0, -1.0)
+    wiggle = _uniform(k_wiggle, (n,), (-0.075, 0.075), dtype)  # ±4° between consecutive segments
+    side_start = ((role == SIDE) & (c == 0)) | (role == SECOND)
+    turn = jnp.where(side_start, sign * branch_turn, wiggle)
+    lad_lcx = jnp.where(main == 0, -0.5, 1.1)  # rad: LAD forward-left, LCx around the AV groove
+    turn = jnp.where((role == MAIN) & (j == 0) & (prior.side == "left"), lad_lcx, turn)
+    return jnp.where(tpl.parent < 0, 0.0, turn)
 
 
 @functools.partial(jax.jit, static_argnames=("prior", "capacity"))

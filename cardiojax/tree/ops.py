@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cardiojax.tree.validate import host_depth, validate
-from cardiojax.tree.vessel_tree import FIELD_UNITS, FLOAT_FIELDS, PAD_VALUES, VesselTree
+from cardiojax.tree.vessel_tree import FIELD_UNITS, PAD_VALUES, VesselTree
 
 
 def olufsen_stiffness(radius):

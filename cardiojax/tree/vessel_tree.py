@@ -14,7 +14,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 # Filler values for padding slots: finite and positive, so that masked
 # arithmetic (resistances, divisions, gradients) never produces NaN or inf.
