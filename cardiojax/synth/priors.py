@@ -34,7 +34,7 @@ Defaults and their sources:
 With the default priors the distal vessels of a left tree get small (down
 to ~0.1 mm radius) and long, so even lesion-free trees have distal FFR below
 0.80 (about 79 % of lesion-free left trees have some segment end below 0.80;
-29 % with ``min_radius = 0.5 mm``; 9 % with 0.6 mm).
+30 % with ``min_radius = 0.5 mm``; 9 % with 0.6 mm).
 
 All ranges are ``(low, high)`` and drawn uniformly (integers inclusive), in SI
 units (m) except angles (degrees).
