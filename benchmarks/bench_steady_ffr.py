@@ -65,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     jax.config.update("jax_enable_x64", True)
 
-    from _timing import compile_and_time
+    from _timing import compile_and_time, tree_throughput
 
     from cardiojax.clinical import HyperemiaParams, hyperemic_ffr_batch
     from cardiojax.lumped import NEWTON_ITERATIONS
@@ -75,12 +75,7 @@ def main() -> None:
     params = HyperemiaParams()
     _, compile_s, run_s, res = compile_and_time(hyperemic_ffr_batch, trees, params, repeats=args.repeats)
     figures = {
-        "trees_per_s": round(args.batch / run_s, 1),
-        "segments": args.capacity,
-        "compile_s": round(compile_s, 3),
-        "batch": args.batch,
-        "run_s": round(run_s, 4),
-        "mean_valid_segments": round(float(trees.num_segments.mean()), 2),
+        **tree_throughput(args.batch, args.capacity, compile_s, run_s, trees),
         "newton_iterations": NEWTON_ITERATIONS,
         "max_residual": float(res.flow.residual.max()),
         "dtype": "float64",

@@ -29,7 +29,7 @@ def main() -> None:
     args = ap.parse_args()
     jax.config.update("jax_enable_x64", not args.float32)
 
-    from _timing import compile_and_time
+    from _timing import compile_and_time, tree_throughput
 
     from cardiojax.synth import CoronaryPrior, generate_batch
 
@@ -38,12 +38,7 @@ def main() -> None:
     fn = jax.jit(lambda k: generate_batch(k, prior, args.capacity))
     _, compile_s, run_s, trees = compile_and_time(fn, keys, repeats=args.repeats)
     figures = {
-        "trees_per_s": round(args.batch / run_s, 1),
-        "segments": args.capacity,
-        "compile_s": round(compile_s, 3),
-        "batch": args.batch,
-        "run_s": round(run_s, 4),
-        "mean_valid_segments": round(float(trees.num_segments.mean()), 2),
+        **tree_throughput(args.batch, args.capacity, compile_s, run_s, trees),
         "side": args.side,
         "dtype": "float32" if args.float32 else "float64",
         "devices": str(jax.devices()[0].platform),
