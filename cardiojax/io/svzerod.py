@@ -8,10 +8,10 @@ L, stenosis_coefficient); junctions ``NORMAL_JUNCTION`` (alias
 else, or a missing field, is a `ValueError` naming the block and the field —
 nothing is silently ignored.
 
-Time-dependent values (tables over one cardiac cycle) enter the steady
-parameters as the arithmetic mean of the table, as svZeroDSolver's own
-steady mode does (``Parameter::to_steady``); the tables themselves are kept
-in `SvZeroDModel.tables` for time integration.
+Time-dependent values (lists with a ``t`` list: one cardiac cycle) become
+periodic `cardiojax.lumped.tables.Table` s, interpolated as svZeroDSolver
+does; their steady value is the table mean (``Parameter::to_steady``).
+``simulation_parameters`` become a `cardiojax.lumped.pulsatile.Simulation`.
 
 `tree_to_svzerod` writes a `VesselTree` with a pressure inlet as such a
 file, so svZeroDSolver can solve the same network (used by the side-by-side
@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from cardiojax.lumped.elements import segment_coefficients
+from cardiojax.lumped.blocks import BLOCKS
 from cardiojax.lumped.network import Network, NetworkBuilder, Params
+from cardiojax.lumped.pulsatile import Simulation
 from cardiojax.tree.traversal import is_outlet
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import (
@@ -46,7 +48,7 @@ _BC_FIELDS: dict[str, tuple[str, list[tuple[str, str, float, float | None]]]] = 
     "PRESSURE": ("pressure", [("P", "P", CGS_PRESSURE, None)]),
     "RESISTANCE": ("resistance", [("R", "R", CGS_RESISTANCE, None), ("Pd", "Pd", CGS_PRESSURE, None)]),
     "RCR": ("rcr", [("Rp", "Rp", CGS_RESISTANCE, None), ("C", "C", CGS_CAPACITANCE, None),
-                    ("Rd", "Rd", CGS_RESISTANCE, None), ("Pd", "Pd", CGS_PRESSURE, None)]),
+                    ("Rd", "Rd", CGS_RESISTANCE, None), ("Pd", "Pd", CGS_PRESSURE, 0.0)]),
     "CORONARY": ("coronary", [("Ra1", "Ra", CGS_RESISTANCE, None), ("Ra2", "Ram", CGS_RESISTANCE, None),
                               ("Rv1", "Rv", CGS_RESISTANCE, None), ("Ca", "Ca", CGS_CAPACITANCE, None),
                               ("Cc", "Cim", CGS_CAPACITANCE, None), ("Pim", "Pim", CGS_PRESSURE, None),
@@ -60,22 +62,42 @@ _JUNCTION_FIELDS = [("R_poiseuille", "R", CGS_RESISTANCE, None), ("L", "L", CGS_
 _UNSUPPORTED_KEYS = ("closed_loop_blocks", "valves", "chambers", "external_solver_coupling_blocks")
 
 
+_SIM_KEYS = {
+    # svZeroDSolver key: (Simulation field, type, default or None if required)
+    "number_of_cardiac_cycles": ("cycles", int, None),
+    "number_of_time_pts_per_cardiac_cycle": ("pts_per_cycle", int, None),
+    "rho_infty": ("rho_infty", float, 0.5),
+    "steady_initial": ("steady_initial", bool, True),
+    "output_all_cycles": ("output_all_cycles", bool, False),
+    "output_interval": ("output_interval", int, 1),
+    "output_mean_only": ("output_mean_only", bool, False),
+    "output_variable_based": ("output_variable_based", bool, False),
+    "output_derivative": ("output_derivative", bool, False),
+    "maximum_nonlinear_iterations": ("max_iterations", int, 30),
+}
+# Keys svZeroDSolver reads that do not change cardiojax's answer (its own
+# Newton tolerance; model metadata used by other SimVascular tools).
+_SIM_IGNORED = ("absolute_tolerance", "cardiac_period", "density", "viscosity", "model_name",
+                "use_cycle_to_cycle_error", "sim_cycle_to_cycle_percent_error")
+
+
 @dataclasses.dataclass(frozen=True)
 class SvZeroDModel:
     """A svZeroDSolver input as a cardiojax network.
 
     Attributes:
       network: the static block network.
-      params: steady parameters (SI); time tables enter as their mean.
-      tables: ``{(block name, parameter): (t in s, values in SI)}`` for
-        time-dependent values.
-      simulation: the file's ``simulation_parameters`` as given.
+      params: parameters (SI); time-dependent values are periodic `Table` s
+        (their mean is the steady value).
+      simulation: the pulsatile time settings from ``simulation_parameters``,
+        or None if the file has none (steady use only).
+      config: the parsed input file.
     """
 
     network: Network
     params: Params
-    tables: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
-    simulation: dict[str, Any]
+    simulation: Simulation | None
+    config: dict[str, Any] = dataclasses.field(repr=False, compare=False)
 
 
 def _load(source) -> dict:
@@ -91,8 +113,17 @@ def _require(obj: dict, key: str, where: str):
     return obj[key]
 
 
-def _values(values: dict, fields, where: str, tables: dict, name: str) -> dict[str, float]:
-    """Convert one block's values from CGS to SI; tables become their mean."""
+def _values(values: dict, fields, where: str, kind: str) -> dict[str, Any]:
+    """Convert one block's values from CGS to SI.
+
+    A list with a matching ``t`` list is a periodic table, returned as a
+    ``(times, values)`` pair; a one-element list is a constant.
+    """
+    known = {src for src, *_ in fields} | {"t"}
+    for key in values:
+        if not key.startswith("_") and key not in known:
+            raise ValueError(f"{where}: unknown field '{key}' in its values; expected {sorted(known)}")
+    timed = BLOCKS[kind].time_dependent
     out = {}
     for src, dst, factor, default in fields:
         if src not in values:
@@ -101,13 +132,69 @@ def _values(values: dict, fields, where: str, tables: dict, name: str) -> dict[s
             out[dst] = default
             continue
         raw = values[src]
-        arr = np.asarray(raw, np.float64) * factor
-        if arr.ndim == 1 and arr.size > 1 and "t" in values:
-            tables[name, dst] = (np.asarray(values["t"], np.float64), arr)
+        try:
+            arr = np.asarray(raw, np.float64) * factor
+        except (TypeError, ValueError):
+            arr = np.array([np.nan])
         if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
             raise ValueError(f"{where}: field '{src}' = {raw!r}; expected a finite number or list")
-        out[dst] = float(np.mean(arr))
+        if arr.ndim == 0 or arr.size == 1:
+            out[dst] = float(arr.reshape(-1)[0])
+            continue
+        if dst not in timed:
+            raise ValueError(f"{where}: field '{src}' is a list of {arr.size} values; expected a "
+                             "single number (it cannot vary in time)")
+        t = np.asarray(_require(values, "t", f"{where} (time-dependent '{src}')"), np.float64)
+        if t.shape != arr.shape or np.any(np.diff(t) <= 0):
+            raise ValueError(f"{where}: field 't' = {values['t']!r}; expected {arr.size} increasing "
+                             f"times (s) matching '{src}'")
+        out[dst] = (t, arr)
     return out
+
+
+def _period(params: dict[str, dict[str, Any]], sim_cfg: dict) -> float:
+    """The cardiac period: shared by every time table, else ``cardiac_period``, else 1 s."""
+    periods = {(name, key): float(v[0][-1] - v[0][0])
+               for name, p in params.items() for key, v in p.items() if isinstance(v, tuple)}
+    given = sim_cfg.get("cardiac_period")
+    if periods:
+        (first, period), *rest = periods.items()
+        for where, other in rest:
+            if not np.isclose(other, period, rtol=1e-12, atol=0.0):
+                raise ValueError(f"block '{where[0]}': parameter '{where[1]}' has period {other} s but "
+                                 f"block '{first[0]}' has {period} s; expected one cardiac period")
+        if given not in (None, 0, 0.0) and not np.isclose(given, period):
+            raise ValueError(f"simulation_parameters: cardiac_period = {given!r}; expected {period} "
+                             "(the period of the time tables)")
+        return period
+    return float(given) if given not in (None, 0, 0.0) else 1.0
+
+
+def _simulation(cfg: dict, period: float, linear: bool) -> Simulation | None:
+    sim_cfg = cfg.get("simulation_parameters")
+    if sim_cfg is None:
+        return None
+    if sim_cfg.get("coupled_simulation"):
+        raise ValueError("simulation_parameters: coupled_simulation = true is not supported; "
+                         "expected a stand-alone 0D run")
+    known = set(_SIM_KEYS) | set(_SIM_IGNORED)
+    for key in sim_cfg:
+        if not key.startswith("_") and key not in known:
+            raise ValueError(f"simulation_parameters: unknown field '{key}'; expected one of {sorted(known)}")
+    kwargs = {}
+    for key, (field, typ, default) in _SIM_KEYS.items():
+        value = sim_cfg.get(key, default)
+        if value is None:
+            raise ValueError(f"simulation_parameters: missing field '{key}'")
+        if typ is bool and not isinstance(value, bool):
+            raise ValueError(f"simulation_parameters: '{key}' = {value!r}; expected true or false")
+        if typ is int and (isinstance(value, bool) or not float(value).is_integer()):
+            raise ValueError(f"simulation_parameters: '{key}' = {value!r}; expected an integer")
+        kwargs[field] = typ(value)
+    try:
+        return Simulation(period=period, linear=linear, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"simulation_parameters: {err}") from None
 
 
 def read_svzerod(source) -> SvZeroDModel:
@@ -117,7 +204,7 @@ def read_svzerod(source) -> SvZeroDModel:
         if cfg.get(key):
             raise ValueError(f"svZeroDSolver input: '{key}' blocks are not supported by cardiojax yet")
     b = NetworkBuilder()
-    tables: dict = {}
+    all_params: dict[str, dict[str, Any]] = {}
     bcs = {}
     for i, bc in enumerate(_require(cfg, "boundary_conditions", "svZeroDSolver input")):
         name = _require(bc, "bc_name", f"boundary_conditions[{i}]")
@@ -128,9 +215,11 @@ def read_svzerod(source) -> SvZeroDModel:
         values = _require(bc, "bc_values", f"boundary condition '{name}'")
         block_kind, fields = _BC_FIELDS[kind]
         bcs[name] = (block_kind, _values(values, fields, f"boundary condition '{name}' ({kind})",
-                                         tables, name))
+                                         block_kind))
+        all_params[name] = bcs[name][1]
     used_bcs = set()
     ends: dict[int, tuple[int, int]] = {}
+    nonlinear = False
     for i, v in enumerate(_require(cfg, "vessels", "svZeroDSolver input")):
         name = _require(v, "vessel_name", f"vessels[{i}]")
         vid = _require(v, "vessel_id", f"vessel '{name}'")
@@ -138,8 +227,9 @@ def read_svzerod(source) -> SvZeroDModel:
         if kind != "BloodVessel":
             raise ValueError(f"vessel '{name}': unknown zero_d_element_type {kind!r}; expected 'BloodVessel'")
         values = _require(v, "zero_d_element_values", f"vessel '{name}'")
-        params = _values(values, _VESSEL_FIELDS, f"vessel '{name}'", tables, name)
-        inlet, outlet = b.node(f"{name}:in"), b.node(f"{name}:out")
+        params = _values(values, _VESSEL_FIELDS, f"vessel '{name}'", "vessel")
+        nonlinear |= params["S"] != 0.0
+        inlet, outlet = b.node(), b.node()
         b.vessel(name, inlet, outlet, params)
         ends[vid] = (inlet, outlet)
         for side, bc_name in v.get("boundary_conditions", {}).items():
@@ -159,38 +249,50 @@ def read_svzerod(source) -> SvZeroDModel:
     if unused:
         raise ValueError(f"boundary conditions {unused} are defined but not attached to any vessel")
     for i, j in enumerate(cfg.get("junctions", [])):
-        name = _require(j, "junction_name", f"junctions[{i}]")
-        kind = _require(j, "junction_type", f"junction '{name}'")
-        ins = _require(j, "inlet_vessels", f"junction '{name}'")
-        outs = _require(j, "outlet_vessels", f"junction '{name}'")
-        for vid in list(ins) + list(outs):
-            if vid not in ends:
-                raise ValueError(f"junction '{name}': vessel id {vid} does not exist")
-        in_nodes = [ends[v][1] for v in ins]
-        out_nodes = [ends[v][0] for v in outs]
-        if kind in ("NORMAL_JUNCTION", "internal_junction"):
-            b.block("junction", name, in_nodes, out_nodes)
-        elif kind == "BloodVesselJunction":
-            if len(ins) != 1:
-                raise ValueError(f"junction '{name}' (BloodVesselJunction): {len(ins)} inlet vessels; "
-                                 "expected exactly 1")
-            values = _require(j, "junction_values", f"junction '{name}'")
-            params = {}
-            for src, dst, factor, default in _JUNCTION_FIELDS:
-                raw = values.get(src, [default] * len(outs) if default is not None else None)
-                if raw is None:
-                    raise ValueError(f"junction '{name}' (BloodVesselJunction): missing field '{src}'")
-                arr = np.asarray(raw, np.float64) * factor
-                if arr.shape != (len(outs),):
-                    raise ValueError(f"junction '{name}': field '{src}' = {raw!r}; expected a list of "
-                                     f"{len(outs)} values (one per outlet vessel)")
-                params[dst] = arr
-            b.block("vessel_junction", name, in_nodes, out_nodes, params)
-        else:
-            raise ValueError(f"junction '{name}': unknown junction_type {kind!r}; expected "
-                             "'NORMAL_JUNCTION', 'internal_junction' or 'BloodVesselJunction'")
+        nonlinear |= _junction(b, j, i, ends)
     net, params = b.build()
-    return SvZeroDModel(net, params, tables, dict(cfg.get("simulation_parameters", {})))
+    period = _period(all_params, cfg.get("simulation_parameters") or {})
+    return SvZeroDModel(net, params, _simulation(cfg, period, linear=not nonlinear), cfg)
+
+
+def _junction(b: NetworkBuilder, j: dict, i: int, ends: dict) -> bool:
+    """Add one junction; returns whether it has a (nonlinear) stenosis term."""
+    name = _require(j, "junction_name", f"junctions[{i}]")
+    kind = _require(j, "junction_type", f"junction '{name}'")
+    ins = _require(j, "inlet_vessels", f"junction '{name}'")
+    outs = _require(j, "outlet_vessels", f"junction '{name}'")
+    for vid in list(ins) + list(outs):
+        if vid not in ends:
+            raise ValueError(f"junction '{name}': vessel id {vid} does not exist")
+    in_nodes = [ends[v][1] for v in ins]
+    out_nodes = [ends[v][0] for v in outs]
+    if kind in ("NORMAL_JUNCTION", "internal_junction"):
+        b.block("junction", name, in_nodes, out_nodes)
+        return False
+    if kind != "BloodVesselJunction":
+        raise ValueError(f"junction '{name}': unknown junction_type {kind!r}; expected "
+                         "'NORMAL_JUNCTION', 'internal_junction' or 'BloodVesselJunction'")
+    if len(ins) != 1:
+        raise ValueError(f"junction '{name}' (BloodVesselJunction): {len(ins)} inlet vessels; "
+                         "expected exactly 1")
+    values = _require(j, "junction_values", f"junction '{name}'")
+    known = {src for src, *_ in _JUNCTION_FIELDS}
+    for key in values:
+        if not key.startswith("_") and key not in known:
+            raise ValueError(f"junction '{name}': unknown field '{key}' in junction_values; "
+                             f"expected {sorted(known)}")
+    params = {}
+    for src, dst, factor, default in _JUNCTION_FIELDS:
+        raw = values.get(src, [default] * len(outs) if default is not None else None)
+        if raw is None:
+            raise ValueError(f"junction '{name}' (BloodVesselJunction): missing field '{src}'")
+        arr = np.asarray(raw, np.float64) * factor
+        if arr.shape != (len(outs),) or not np.all(np.isfinite(arr)):
+            raise ValueError(f"junction '{name}': field '{src}' = {raw!r}; expected a list of "
+                             f"{len(outs)} finite values (one per outlet vessel)")
+        params[dst] = arr
+    b.block("vessel_junction", name, in_nodes, out_nodes, params)
+    return bool(np.any(params["S"] != 0.0))
 
 
 def tree_to_svzerod(

@@ -35,6 +35,11 @@ class BlockKind:
       internal: names of internal variables (after the port variables).
       residual: ``(params, y, dy, t, n_in, n_out) -> (n_eq,)`` for one block.
       time_dependent: parameters that may be periodic tables of time.
+      steady_residual: the equations svZeroDSolver uses in its steady mode
+        (steady solve and steady initialisation), if they differ from
+        ``residual``; same signature.
+      initial_params: ``(params, y0, ydot0) -> dict`` of extra parameters
+        fixed by the state the pulsatile run starts from.
     """
 
     name: str
@@ -42,6 +47,12 @@ class BlockKind:
     internal: tuple[str, ...]
     residual: Callable
     time_dependent: tuple[str, ...] = ()
+    steady_residual: Callable | None = None
+    initial_params: Callable | None = None
+
+    def equations(self, steady: bool) -> Callable:
+        """The residual function for steady or pulsatile mode."""
+        return self.steady_residual if steady and self.steady_residual else self.residual
 
 
 def _vessel(p, y, dy, t, n_in, n_out):
@@ -105,27 +116,53 @@ def _rcr_bc(p, y, dy, t, n_in, n_out):
     ])
 
 
+def _rcr_bc_steady(p, y, dy, t, n_in, n_out):
+    """RCR in steady mode: svZeroDSolver sets C = 0 (``Model::to_steady``)."""
+    return _rcr_bc(dict(p, C=jnp.zeros_like(p["C"])), y, dy, t, n_in, n_out)
+
+
 def _coronary_bc(p, y, dy, t, n_in, n_out):
     """Open-loop coronary outlet (Kim et al. 2010), svZeroDSolver's ``CORONARY``.
 
-    Parameters Ra (Ra1), Ram (Ra2), Rv (Rv1), Ca, Cim (Cc), Pim(t), Pv;
-    y = [P, Q, V_im] (V_im: intramyocardial volume, m³). With dP_a/dt = 0:
-    Cim·Rv·Q − V_im − Cim·Pim + Cim·Pv − Cim·Rv·dV_im/dt − Ca·Cim·Rv·dP/dt
-        + Ra·Ca·Cim·Rv·dQ/dt + Ca·Cim·Rv·dPim/dt = 0,
-    Cim·Rv·P − Cim·Rv·Ra·Q − Rv·V_im − Cim·Rv·Pim − Cim·Rv·Ram·dV_im/dt
-        − Ram·V_im − Cim·Ram·Pim + Ram·Cim·Pv = 0.
-    Steady state reduces to P = (Ra + Ram + Rv)·Q + Pv.
+    Parameters Ra (Ra1), Ram (Ra2), Rv (Rv1), Ca, Cim (Cc), Pim(t), Pv, and
+    the initial-state offsets Pcim0, Pim0 (`_coronary_initial`);
+    y = [P, Q, V_im] with V_im the intramyocardial volume change since the
+    start (m³). With P̃im = Pim + Pcim0 − Pim0 (the pressure behind Cim):
+    Cim·Rv·Q − V_im − Cim·P̃im + Cim·Pv − Cim·Rv·dV_im/dt − Ca·Cim·Rv·dP/dt
+        + Ra·Ca·Cim·Rv·dQ/dt = 0,
+    Cim·Rv·P − Cim·Rv·Ra·Q − (Rv + Ram)·V_im − Cim·Rv·Ram·dV_im/dt
+        − Cim·(Rv + Ram)·P̃im + Ram·Cim·Pv = 0.
+    Steady state: P = (Ra + Ram + Rv)·Q + Pv.
     """
     pressure, flow, v_im = y
     dp, dq, dv = dy
     ra, ram, rv, ca, cim = p["Ra"], p["Ram"], p["Rv"], p["Ca"], p["Cim"]
-    pim, pv, dpim = p["Pim"], p["Pv"], p.get("dPim", 0.0)
+    pim = p["Pim"] + p.get("Pcim0", 0.0) - p.get("Pim0", 0.0)
+    pv = p["Pv"]
     return jnp.stack([
         cim * rv * flow - v_im - cim * pim + cim * pv - cim * rv * dv - ca * cim * rv * dp
-        + ra * ca * cim * rv * dq + ca * cim * rv * dpim,
-        cim * rv * pressure - cim * rv * ra * flow - rv * v_im - cim * rv * pim
-        - cim * rv * ram * dv - ram * v_im - cim * ram * pim + ram * cim * pv,
+        + ra * ca * cim * rv * dq,
+        cim * rv * pressure - cim * rv * ra * flow - (rv + ram) * v_im
+        - cim * rv * ram * dv - cim * (rv + ram) * pim + ram * cim * pv,
     ])
+
+
+def _coronary_initial(p, y, dy):
+    """Offsets fixed by the initial state (svZeroDSolver's ``setup_initial_state_dependent_params``).
+
+    Pcim0 = P_Ca − Ram·(Q − Ca·dP_Ca/dt) with P_Ca = P − Ra·Q (pressure behind
+    Ram at the start, Pa); Pim0 = Pim at the start, Pa.
+    """
+    pressure, flow = y[0], y[1]
+    p_ca = pressure - p["Ra"] * flow
+    p_ca_dot = dy[0] - p["Ra"] * dy[1]
+    return {"Pcim0": p_ca - p["Ram"] * (flow - p["Ca"] * p_ca_dot), "Pim0": p["Pim"]}
+
+
+def _coronary_bc_steady(p, y, dy, t, n_in, n_out):
+    """Coronary outlet in svZeroDSolver's steady mode: V_im = 0;  −P + (Ra + Ram + Rv)·Q + Pv = 0."""
+    pressure, flow, v_im = y
+    return jnp.stack([v_im, -pressure + (p["Ra"] + p["Ram"] + p["Rv"]) * flow + p["Pv"]])
 
 
 BLOCKS: dict[str, BlockKind] = {
@@ -137,8 +174,10 @@ BLOCKS: dict[str, BlockKind] = {
         BlockKind("flow", ("Q",), (), _flow_bc, ("Q",)),
         BlockKind("pressure", ("P",), (), _pressure_bc, ("P",)),
         BlockKind("resistance", ("R", "Pd"), (), _resistance_bc, ("R", "Pd")),
-        BlockKind("rcr", ("Rp", "C", "Rd", "Pd"), ("P_c",), _rcr_bc, ("Pd",)),
-        BlockKind("coronary", ("Ra", "Ram", "Rv", "Ca", "Cim", "Pim", "Pv"), ("V_im",),
-                  _coronary_bc, ("Pim",)),
+        BlockKind("rcr", ("Rp", "C", "Rd", "Pd"), ("pressure_c",), _rcr_bc, ("Pd",),
+                  _rcr_bc_steady),
+        BlockKind("coronary", ("Ra", "Ram", "Rv", "Ca", "Cim", "Pim", "Pv"), ("volume_im",),
+                  _coronary_bc, ("Ra", "Ram", "Rv", "Ca", "Cim", "Pim", "Pv"),
+                  _coronary_bc_steady, _coronary_initial),
     )
 }

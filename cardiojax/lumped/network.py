@@ -26,8 +26,10 @@ import numpy as np
 from jax import lax
 
 from cardiojax.lumped.blocks import BLOCKS
+from cardiojax.lumped.tables import Table
+from cardiojax.lumped.tables import steady as steady_values
 
-Params = tuple[dict[str, jax.Array], ...]
+Params = tuple[dict[str, "jax.Array | Table"], ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +57,10 @@ class Network:
 
     Attributes:
       groups: the block groups, in residual order.
-      var_names: name of each global variable ("P:node", "Q:node", "block.var").
+      var_names: name of each global variable in svZeroDSolver's convention:
+        ``pressure:<up>:<down>`` and ``flow:<up>:<down>`` for the node
+        between blocks ``up`` and ``down``, ``<variable>:<block>`` for
+        internal variables (e.g. ``pressure_c:RCR1``).
       vessels: names of the blocks reported as vessels.
       vessel_vars: ``(P_in, Q_in, P_out, Q_out)`` variable indices per vessel.
     """
@@ -71,7 +76,8 @@ class Network:
 
     def var_kind(self) -> np.ndarray:
         """0 for pressures, 1 for flows, 2 for internal variables (per variable)."""
-        return np.array([0 if v.startswith("P:") else 1 if v.startswith("Q:") else 2
+        return np.array([0 if v.startswith("pressure:") and v.count(":") == 2
+                         else 1 if v.startswith("flow:") and v.count(":") == 2 else 2
                          for v in self.var_names])
 
 
@@ -79,21 +85,28 @@ class NetworkBuilder:
     """Assemble a `Network` block by block (host side, at model-building time)."""
 
     def __init__(self):
-        self._var_names: list[str] = []
-        self._node_ports: dict[int, int] = {}
-        self._node_names: list[str] = []
+        self._num_nodes = 0
+        self._node_ports: dict[int, list[tuple[str, str]]] = {}
+        self._node_up: dict[int, str] = {}
+        self._node_down: dict[int, str] = {}
         self._blocks: list[tuple[str, str, list[int], dict[str, Any], int]] = []
         self._vessels: list[tuple[str, int, int]] = []
 
-    def node(self, name: str) -> int:
-        """A new node (pressure and flow variables); returns its id."""
-        self._node_names.append(name)
-        self._var_names += [f"P:{name}", f"Q:{name}"]
-        return len(self._node_names) - 1
+    def node(self) -> int:
+        """A new node (a pressure and a flow variable); returns its id.
+
+        The node is named after the blocks it joins, ``"upstream:downstream"``
+        (svZeroDSolver's convention), when the network is built.
+        """
+        self._num_nodes += 1
+        return self._num_nodes - 1
 
     def block(self, kind: str, name: str, inlets: list[int], outlets: list[int],
               params: dict[str, Any] | None = None) -> None:
         """Add a block of ``kind`` joined to ``inlets`` then ``outlets`` nodes.
+
+        A parameter is a number (SI) or, if it varies over the cardiac cycle,
+        a ``(times, values)`` pair (s, SI) that becomes a periodic `Table`.
 
         Flow at a node is positive from the block that has it as an outlet to
         the block that has it as an inlet. Boundary conditions at a network
@@ -106,8 +119,14 @@ class NetworkBuilder:
         for p in spec.params:
             if p not in params:
                 raise ValueError(f"block '{name}' ({kind}): missing parameter '{p}'")
-        for n in inlets + outlets:
-            self._node_ports[n] = self._node_ports.get(n, 0) + 1
+        for n, role in [(n, "inlet") for n in inlets] + [(n, "outlet") for n in outlets]:
+            if not 0 <= n < self._num_nodes:
+                raise ValueError(f"block '{name}': node {n} does not exist")
+            self._node_ports.setdefault(n, []).append((name, role))
+        for n in inlets:
+            self._node_down[n] = name
+        for n in outlets:
+            self._node_up[n] = name
         self._blocks.append((kind, name, inlets + outlets, params, len(inlets)))
 
     def vessel(self, name: str, inlet: int, outlet: int, params: dict[str, Any]) -> None:
@@ -117,20 +136,27 @@ class NetworkBuilder:
 
     def build(self, dtype=None) -> tuple[Network, Params]:
         """The static `Network` and its parameter pytree."""
-        for n, name in enumerate(self._node_names):
-            count = self._node_ports.get(n, 0)
-            if count != 2:
+        var_names = []
+        for n in range(self._num_nodes):
+            ports = self._node_ports.get(n, [])
+            if len(ports) != 2:
+                where = " and ".join(f"the {role} of '{b}'" for b, role in ports) or "no block"
                 raise ValueError(
-                    f"node '{name}' joins {count} block ports; expected exactly 2 "
+                    f"the node at {where} joins {len(ports)} block ports; expected exactly 2 "
                     "(every vessel end needs one boundary condition or junction)"
                 )
-        var_names = list(self._var_names)
+            if n not in self._node_up or n not in self._node_down:
+                roles = " and ".join(f"the {role} of '{b}'" for b, role in ports)
+                raise ValueError(f"the node at {roles} joins two ports of the same side; expected "
+                                 "one block's outlet joined to another block's inlet")
+            name = f"{self._node_up[n]}:{self._node_down[n]}"
+            var_names += [f"pressure:{name}", f"flow:{name}"]
         grouped: dict[tuple[str, int, int], list] = defaultdict(list)
         for kind, name, nodes, params, n_in in self._blocks:
             spec = BLOCKS[kind]
             local = [v for n in nodes for v in (2 * n, 2 * n + 1)]
             for internal in spec.internal:
-                var_names.append(f"{name}.{internal}")
+                var_names.append(f"{internal}:{name}")
                 local.append(len(var_names) - 1)
             grouped[kind, n_in, len(nodes) - n_in].append((name, tuple(local), params))
         groups, params_out = [], []
@@ -138,9 +164,7 @@ class NetworkBuilder:
         for (kind, n_in, n_out), members in grouped.items():
             names, index, plist = zip(*members)
             groups.append(BlockGroup(kind, names, index, n_in, n_out))
-            keys = plist[0].keys()
-            params_out.append({k: jnp.asarray(np.array([p[k] for p in plist], np.float64), dtype)
-                               for k in keys})
+            params_out.append({k: _stack_param([p[k] for p in plist], dtype) for k in plist[0]})
         vessel_vars = tuple((2 * i, 2 * i + 1, 2 * o, 2 * o + 1) for _, i, o in self._vessels)
         net = Network(tuple(groups), tuple(var_names), tuple(v[0] for v in self._vessels),
                       vessel_vars)
@@ -151,22 +175,53 @@ class NetworkBuilder:
         return net, tuple(params_out)
 
 
-def residual(net: Network, params: Params, y: jax.Array, dy: jax.Array, t=0.0) -> jax.Array:
+def _stack_param(values: list, dtype):
+    """One group parameter: an array over blocks, or a `Table` if any block has a table."""
+    if not any(isinstance(v, tuple) for v in values):
+        return jnp.asarray(np.array(values, np.float64), dtype)
+    rows = [v if isinstance(v, tuple) else ([0.0], [v]) for v in values]
+    return Table.from_rows(rows, dtype)
+
+
+def residual(net: Network, params: Params, y: jax.Array, dy: jax.Array, t=0.0,
+             steady: bool = False) -> jax.Array:
     """Stacked block residuals ``F(y, dy, t)``, shape ``(num_vars,)``.
 
-    The Python loop runs over block *groups* (kinds), a static handful; the
-    blocks inside a group are one `vmap`.
+    ``params`` must hold plain values (tables already evaluated, see
+    `cardiojax.lumped.tables.at_time`). ``steady`` selects svZeroDSolver's
+    steady-mode equations for the blocks that have them. The Python loop runs
+    over block *groups* (kinds), a static handful; the blocks inside a group
+    are one `vmap`.
     """
     parts = []
     for group, p in zip(net.groups, params):
         idx = jnp.asarray(np.array(group.var_index, np.int32))
-        local = BLOCKS[group.kind].residual
+        local = BLOCKS[group.kind].equations(steady)
 
         def one(pp, yy, dd, _local=local, _g=group):
             return _local(pp, yy, dd, t, _g.n_in, _g.n_out)
 
         parts.append(jax.vmap(one)(p, y[idx], dy[idx]).reshape(-1))
     return jnp.concatenate(parts)
+
+
+def with_initial_state(net: Network, params: Params, y0: jax.Array, ydot0: jax.Array,
+                       values: Params | None = None) -> Params:
+    """``params`` plus the parameters that blocks fix from the initial state.
+
+    ``values`` are the plain parameter values in force at the start (default
+    ``params``, which must then hold no tables).
+    """
+    values = params if values is None else values
+    out = []
+    for group, p, v in zip(net.groups, params, values):
+        init = BLOCKS[group.kind].initial_params
+        if init is None:
+            out.append(p)
+            continue
+        idx = jnp.asarray(np.array(group.var_index, np.int32))
+        out.append(dict(p, **jax.vmap(init)(v, y0[idx], ydot0[idx])))
+    return tuple(out)
 
 
 def _equilibrated_solve(jac: jax.Array, rhs: jax.Array) -> jax.Array:
@@ -188,7 +243,9 @@ def solve_steady_network(
     """Steady state ``F(y, 0, t) = 0`` of a network by Newton's method.
 
     Args:
-      net: the static network.  params: its parameter pytree (steady values).
+      net: the static network.  params: its parameter pytree; time tables
+        enter as their mean, and svZeroDSolver's steady-mode block equations
+        are used (RCR with C = 0, algebraic coronary volume).
       y0: initial guess (default zeros).
       rtol: stop when every update is below ``rtol`` × the largest value of
         its kind (pressures, flows, internal variables).
@@ -203,8 +260,10 @@ def solve_steady_network(
     y0 = zeros if y0 is None else y0
     kind = jnp.asarray(net.var_kind())
 
+    params = steady_values(params)
+
     def f(y):
-        return residual(net, params, y, zeros, t)
+        return residual(net, params, y, zeros, t, steady=True)
 
     def newton(func, guess):
         def step(state):

@@ -60,7 +60,7 @@ def test_reader_errors_name_block_and_field(shared_data):
         read_svzerod(cfg)
     cfg = _case(shared_data, "steadyFlow_bifurcationR_R1")
     cfg["junctions"] = []
-    with pytest.raises(ValueError, match=r"node 'branch0_seg0:out' joins 1 block ports; expected exactly 2"):
+    with pytest.raises(ValueError, match=r"node at the outlet of 'branch0_seg0' joins 1 block ports; expected exactly 2"):
         read_svzerod(cfg)
     cfg = _case(shared_data, "steadyFlow_bifurcationR_R1")
     del cfg["vessels"][0]["zero_d_element_values"]["R_poiseuille"]
