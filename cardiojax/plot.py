@@ -80,6 +80,31 @@ def save_ffr_histogram(path: str | os.PathLike, outlet_ffr: np.ndarray, tree_min
     _save(fig, path)
 
 
+def save_waveforms(path: str | os.PathLike, net, solution, max_vessels: int = 8) -> None:
+    """PNG of inlet pressure (mmHg) and inlet flow (mL/s) over the reported times, per vessel.
+
+    ``net`` is a `cardiojax.lumped.network.Network`, ``solution`` a
+    `cardiojax.lumped.pulsatile.Solution`; the first ``max_vessels`` vessels
+    are drawn.
+    """
+    from cardiojax.lumped.network import vessel_results
+    from cardiojax.units import ML_PER_S, MMHG
+
+    res = {k: np.asarray(v) for k, v in vessel_results(net, solution.y).items()}
+    t = np.asarray(solution.times)
+    fig = Figure(figsize=(7.0, 5.6), layout="constrained")
+    ax_p, ax_q = fig.subplots(2, 1, sharex=True)
+    for i, name in enumerate(net.vessels[:max_vessels]):
+        ax_p.plot(t, res["pressure_in"][:, i] / MMHG, lw=1.2, label=name)
+        ax_q.plot(t, res["flow_in"][:, i] / ML_PER_S, lw=1.2)
+    ax_p.set_ylabel("inlet pressure (mmHg)")
+    ax_q.set_ylabel("inlet flow (mL/s)")
+    ax_q.set_xlabel("time (s)")
+    ax_p.legend(fontsize=7, ncol=2)
+    ax_p.set_title("Pulsatile 0D: reported waveforms")
+    _save(fig, path)
+
+
 def _save(fig: Figure, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fig.savefig(fh, format="png", dpi=130)

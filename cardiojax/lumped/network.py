@@ -287,7 +287,12 @@ def solve_steady_network(
 
 
 def vessel_results(net: Network, y: jax.Array) -> dict[str, jax.Array]:
-    """Per-vessel ``pressure_in, flow_in, pressure_out, flow_out`` (SI), each ``(n_vessels,)``."""
+    """Per-vessel ``pressure_in, flow_in, pressure_out, flow_out`` (Pa, m³/s).
+
+    ``y`` is ``(..., num_vars)`` (one state, or a time series / batch of
+    them); each result is ``(..., n_vessels)``.
+    """
     idx = jnp.asarray(np.array(net.vessel_vars, np.int32).reshape(-1, 4))
-    v = y[idx]
-    return {"pressure_in": v[:, 0], "flow_in": v[:, 1], "pressure_out": v[:, 2], "flow_out": v[:, 3]}
+    v = y[..., idx]
+    return {"pressure_in": v[..., 0], "flow_in": v[..., 1], "pressure_out": v[..., 2],
+            "flow_out": v[..., 3]}
