@@ -63,3 +63,33 @@ def test_ffr_bad_input_is_one_clear_line(tmp_path, capsys):
     assert "--mass-g = -5.0; expected a value > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["ffr", "-n", "0", "-o", str(tmp_path / "o")])
+
+
+def test_0d_runs_a_svzerodsolver_file(tmp_path, capsys, shared_data):
+    """``cardiojax 0d CASE.json -o result.csv`` writes svZeroDSolver's table, matching its results."""
+    from cardiojax.io.svzerod_results import read_results_csv
+
+    root = shared_data / "hemo_reference" / "svZeroDSolver"
+    case = root / "cases" / "pulsatileFlow_CStenosis_steadyPressure.json"
+    out = tmp_path / "result.csv"
+    png = tmp_path / "waves.png"
+    assert main(["0d", str(case), "-o", str(out), "--plot", str(png), "--no-progress"]) == 0
+    assert png.is_file() and png.stat().st_size > 0
+    table = read_results_csv(out)
+    ref = json.loads((root / "results" / "result_pulsatileFlow_CStenosis_steadyPressure.json").read_text())
+    for key in ("time", "flow_in", "pressure_in", "pressure_out"):
+        np.testing.assert_allclose(table[key], list(ref[key].values()), rtol=1e-6, atol=1e-10)
+    printed = capsys.readouterr().out
+    assert "1 vessels" in printed and "nonlinear" in printed and "compile" in printed
+
+
+def test_0d_bad_file_is_one_clear_error(tmp_path, capsys, shared_data):
+    cfg = json.loads((shared_data / "hemo_reference" / "svZeroDSolver" / "cases" /
+                      "steadyFlow_R_RCR.json").read_text())
+    cfg["boundary_conditions"][1]["bc_type"] = "WINDKESSEL"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(cfg))
+    out = tmp_path / "result.csv"
+    assert main(["0d", str(path), "-o", str(out)]) == 2
+    assert "boundary condition 'OUT': unknown bc_type 'WINDKESSEL'" in capsys.readouterr().err
+    assert not out.exists()
