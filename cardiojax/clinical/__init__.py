@@ -8,6 +8,7 @@ from cardiojax.clinical.ffr import (
     segment_ffr,
 )
 from cardiojax.clinical.pipeline import FFRResult, hyperemic_ffr, hyperemic_ffr_batch
+from cardiojax.clinical.pulsatile import PulsatileFFR, aortic_waveform, pulsatile_ffr
 from cardiojax.clinical.hyperemia import (
     HyperemiaParams,
     outlet_flow_shares,
@@ -30,4 +31,7 @@ __all__ = [
     "FFRResult",
     "hyperemic_ffr",
     "hyperemic_ffr_batch",
+    "PulsatileFFR",
+    "aortic_waveform",
+    "pulsatile_ffr",
 ]
