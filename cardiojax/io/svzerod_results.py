@@ -42,7 +42,11 @@ def variable_scale(name: str) -> float:
 
 def results_table(net: Network, solution: Solution, sim: Simulation) -> dict[str, np.ndarray]:
     """svZeroDSolver's result table (CGS) as columns ``{name: array}``, honouring ``sim``'s output flags."""
-    y, ydot = np.asarray(solution.y), np.asarray(solution.ydot)
+    if sim.output_derivative and solution.ydot is None:
+        raise ValueError("results_table: output_derivative is set but the solution has no ydot; "
+                         "run simulate with the same Simulation (output_derivative=True)")
+    y = np.asarray(solution.y)
+    ydot = np.zeros_like(y) if solution.ydot is None else np.asarray(solution.ydot)
     times = np.asarray(solution.times)
     scale = np.array([variable_scale(v) for v in net.var_names])
     y, ydot = y * scale, ydot * scale

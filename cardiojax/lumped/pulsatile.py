@@ -26,6 +26,7 @@ that depend on the starting state (the coronary outlet's pressure offsets).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -66,8 +67,10 @@ class Simulation:
       newton_rtol: Newton stops when every update of y is below this times
         the largest value of its kind (pressures, flows, internal variables).
       max_iterations: Newton iteration cap per step (svZeroDSolver: 30).
-      linear: the network is linear in (y, ẏ) (no stenosis term): one Newton
-        step is exact, so exactly one is taken.
+      linear: the residual is affine in (y, ẏ) with coefficients constant in
+        time (no stenosis term; time tables only in prescribed flows and
+        pressures): the Jacobian is factored once and one Newton step per
+        time step is exact.
     """
 
     period: float
@@ -145,12 +148,14 @@ class Solution:
     Attributes:
       y: ``(n_outputs, num_vars)`` variables (SI), ordered as
         ``Network.var_names``.
-      ydot: ``(n_outputs, num_vars)`` time derivatives (SI/s).
+      ydot: ``(n_outputs, num_vars)`` time derivatives (SI/s), kept only when
+        ``Simulation.output_derivative`` is set (else None, saving memory in
+        large batches).
       times: ``(n_outputs,)`` reported times, s.
     """
 
     y: jax.Array
-    ydot: jax.Array
+    ydot: jax.Array | None
     times: jax.Array
 
 
@@ -161,16 +166,11 @@ def alpha_coefficients(rho_infty: float) -> tuple[float, float, float]:
     return alpha_m, alpha_f, 0.5 + alpha_m - alpha_f
 
 
-def step(net: Network, params: Params, state: State, time, dt: float, sim: Simulation,
-         steady: bool = False) -> State:
-    """One generalized-α step from ``time`` (s) to ``time + dt``.
-
-    ``params`` may hold `Table` entries; they are evaluated at ``time + α_f·dt``.
-    """
+def _equations(net, params, state, time, dt, sim, steady):
+    """The step's residual in ẏ_{n+1}, the update of y, and the predictor."""
     alpha_m, alpha_f, gamma = alpha_coefficients(sim.rho_infty)
     p = at_time(params, time + alpha_f * dt)
     y_n, ydot_n = state.y, state.ydot
-    kind = jnp.asarray(net.var_kind())
 
     def y_new(ydot):
         return y_n + dt * ydot_n + gamma * dt * (ydot - ydot_n)
@@ -180,14 +180,29 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
         ydot_am = ydot_n + alpha_m * (ydot - ydot_n)
         return residual(net, p, y_af, ydot_am, time + alpha_f * dt, steady)
 
+    return f, y_new, (1.0 - 1.0 / gamma) * ydot_n
+
+
+def step(net: Network, params: Params, state: State, time, dt: float, sim: Simulation,
+         steady: bool = False, factors=None) -> State:
+    """One generalized-α step from ``time`` (s) to ``time + dt``.
+
+    ``params`` may hold `Table` entries; they are evaluated at ``time + α_f·dt``.
+    ``factors`` (from `_factorize`) reuse a Jacobian factored earlier, valid
+    when ``sim.linear`` (the Jacobian is then the same at every step).
+    """
+    f, y_new, predictor = _equations(net, params, state, time, dt, sim, steady)
+    kind = jnp.asarray(net.var_kind())
+    gamma = alpha_coefficients(sim.rho_infty)[2]
+
     def newton(func, guess):
-        solve = _factorized(jax.jacfwd(func)(guess))
+        lu = factors if factors is not None else _factorize(jax.jacfwd(func)(guess))
         if sim.linear:
-            return guess + solve(-func(guess))
+            return guess + _lu_solve(lu, -func(guess))
 
         def body(carry):
             x, _, it = carry
-            dx = solve(-func(x))
+            dx = _lu_solve(lu, -func(x))
             y_scale = jax.ops.segment_max(jnp.abs(y_new(x + dx)), kind, num_segments=3)[kind]
             change = jnp.max(jnp.abs(gamma * dt * dx) / (y_scale + 1e-300))
             return x + dx, change, it + 1
@@ -202,45 +217,66 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
     def tangent_solve(g, b):
         return _equilibrated_solve(jax.jacfwd(g)(b), b)
 
-    predictor = (1.0 - 1.0 / gamma) * ydot_n
     ydot = lax.custom_root(f, predictor, newton, tangent_solve)
     return State(y_new(ydot), ydot)
 
 
-def _factorized(jac: jax.Array) -> Callable[[jax.Array], jax.Array]:
-    """LU factors of the row/column-equilibrated ``jac``, as a solve function.
+def _factorize(jac: jax.Array, inverse: bool = False):
+    """Factors of the row/column-equilibrated ``jac`` for `_lu_solve`.
 
-    The Jacobian is factored once per step at the predictor and reused by
-    every Newton iteration of the step (chord Newton): exact for linear
-    networks, linearly convergent at a fast rate for the stenosis term.
+    Nonlinear networks: the Jacobian is LU-factored once per step at the
+    predictor and reused by every Newton iteration of the step (chord
+    Newton, fast linear convergence for the stenosis term). Linear networks
+    (``inverse=True``): the equilibrated Jacobian is the same at every step,
+    so its inverse is formed once per run and each step is a matrix–vector
+    product, which vectorises well over batches of parameter sets.
     """
     row = 1.0 / jnp.maximum(jnp.max(jnp.abs(jac), axis=1), 1e-300)
     scaled = jac * row[:, None]
     col = 1.0 / jnp.maximum(jnp.max(jnp.abs(scaled), axis=0), 1e-300)
-    lu = jax.scipy.linalg.lu_factor(scaled * col[None, :])
-    return lambda rhs: col * jax.scipy.linalg.lu_solve(lu, rhs * row)
+    scaled = scaled * col[None, :]
+    if inverse:
+        return jnp.linalg.inv(scaled), row, col
+    return jax.scipy.linalg.lu_factor(scaled), row, col
 
 
-def _advance(net, params, state, first_index, n, dt, sim, steady=False, progress=None):
-    """``n`` steps from time point ``first_index`` (static ``n``); returns the final state."""
+def _lu_solve(factors, rhs):
+    lu, row, col = factors
+    if not isinstance(lu, tuple):  # an inverse
+        return col * (lu @ (rhs * row))
+    return col * jax.scipy.linalg.lu_solve(lu, rhs * row)
+
+
+def _linear_factors(net, params, state, dt, sim, steady=False):
+    """The factored Jacobian shared by every step of a linear network (else None)."""
+    if not sim.linear:
+        return None
+    f, _, predictor = _equations(net, params, state, 0.0, dt, sim, steady)
+    return _factorize(jax.jacfwd(f)(predictor), inverse=True)
+
+
+def _scan_steps(net, params, state, index, dt, sim, steady=False, progress=None, factors=None,
+                keep=False):
+    """Steps from each time point in ``index`` (static length); final state and, if ``keep``, all."""
 
     def body(s, i):
         if progress is not None:
             lax.cond((i + 1) % (sim.pts_per_cycle - 1) == 0,
                      lambda: jax.debug.callback(progress, (i + 1) // (sim.pts_per_cycle - 1)),
                      lambda: None)
-        return step(net, params, s, dt * i, dt, sim, steady), None
+        s = step(net, params, s, dt * i, dt, sim, steady, factors)
+        return s, ((s if sim.output_derivative else s.y) if keep else None)
 
-    state, _ = lax.scan(body, state, first_index + jnp.arange(n))
-    return state
+    return lax.scan(body, state, index)
 
 
 def steady_initial_state(net: Network, params: Params, sim: Simulation) -> State:
     """svZeroDSolver's steady initial condition: 31 steady-mode steps of period/10 from zero."""
-    zeros = jnp.zeros(net.num_vars)
-    dtype = jnp.result_type(float)
-    return _advance(net, steady_values(params), State(zeros.astype(dtype), zeros.astype(dtype)),
-                    0, STEADY_INIT_STEPS, sim.period / 10.0, sim, steady=True)
+    zeros = jnp.zeros(net.num_vars, jnp.result_type(float))
+    state, params, dt = State(zeros, zeros), steady_values(params), sim.period / 10.0
+    factors = _linear_factors(net, params, state, dt, sim, steady=True)
+    return _scan_steps(net, params, state, jnp.arange(STEADY_INIT_STEPS), dt, sim, True,
+                       factors=factors)[0]
 
 
 def simulate(net: Network, params: Params, sim: Simulation, initial: State | None = None,
@@ -268,14 +304,22 @@ def simulate(net: Network, params: Params, sim: Simulation, initial: State | Non
             initial = State(zeros, zeros)
     start_values = steady_values(params) if sim.steady_initial else at_time(params, 0.0)
     params = with_initial_state(net, params, initial.y, initial.ydot, start_values)
-    dt, k = sim.dt, sim.output_interval
-    state = _advance(net, params, initial, 0, sim.first_output, dt, sim, progress=progress)
+    dt, k, first = sim.dt, sim.output_interval, sim.first_output
+    run = functools.partial(_scan_steps, net, params, dt=dt, sim=sim, progress=progress,
+                            factors=_linear_factors(net, params, initial, dt, sim))
+    state, _ = run(initial, jnp.arange(first))
+    n_later = sim.num_outputs - 1
+    if k == 1:
+        _, later = run(state, first + jnp.arange(n_later), keep=True)
+    else:
+        def report(s, j):
+            s, _ = run(s, first + j * k + jnp.arange(k))
+            return s, (s if sim.output_derivative else s.y)
 
-    def report(s, j):
-        s = _advance(net, params, s, sim.first_output + j * k, k, dt, sim, progress=progress)
-        return s, s
-
-    _, later = lax.scan(report, state, jnp.arange(sim.num_outputs - 1))
+        _, later = lax.scan(report, state, jnp.arange(n_later))
+    times = jnp.asarray(sim.output_times(), state.y.dtype)
+    if not sim.output_derivative:
+        return Solution(jnp.concatenate([state.y[None], later]), None, times)
     y = jnp.concatenate([state.y[None], later.y])
     ydot = jnp.concatenate([state.ydot[None], later.ydot])
-    return Solution(y, ydot, jnp.asarray(sim.output_times(), y.dtype))
+    return Solution(y, ydot, times)

@@ -79,7 +79,7 @@ def _interp_row(t, v, w, time):
     n_real = jnp.where(n_real == 1, 2, n_real)  # constant rows store 2 samples, 1 weighted
     period = t[n_real - 1] - t[0]
     rtime = jnp.fmod(time, period)
-    k = jnp.clip(jnp.searchsorted(t, rtime, side="left"), 1, n_real - 1)
+    k = jnp.clip(jnp.searchsorted(t, rtime, side="left", method="compare_all"), 1, n_real - 1)
     m = k - 1
     return v[m] + (v[k] - v[m]) / (t[k] - t[m]) * (rtime - t[m])
 

@@ -87,8 +87,14 @@ def test_vessel_table_and_csv_round_trip(coronary_cfg, tmp_path):
 def test_mean_only_and_derivative_layouts(coronary_cfg):
     model = read_svzerod(coronary_cfg)
     sol = run(model.network, model.params, model.simulation)
+    assert sol.ydot is None  # derivatives are kept only on request
+    with pytest.raises(ValueError, match="output_derivative is set but the solution has no ydot"):
+        results_table(model.network, sol,
+                      dataclasses.replace(model.simulation, output_derivative=True))
     mean_sim = dataclasses.replace(model.simulation, output_mean_only=True, output_derivative=True)
-    table = results_table(model.network, sol, mean_sim)
+    sol_d = run(model.network, model.params, mean_sim)
+    np.testing.assert_array_equal(sol_d.y, sol.y)
+    table = results_table(model.network, sol_d, mean_sim)
     assert list(table)[-4:] == ["d_flow_in", "d_flow_out", "d_pressure_in", "d_pressure_out"]
     assert len(table["name"]) == 1 and np.isnan(table["time"][0])
     p_in = np.asarray(vessel_results(model.network, sol.y)["pressure_in"][:, 0]) / CGS_PRESSURE
