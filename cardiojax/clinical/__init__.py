@@ -7,8 +7,6 @@ from cardiojax.clinical.ffr import (
     pressure_drop,
     segment_ffr,
 )
-from cardiojax.clinical.pipeline import FFRResult, hyperemic_ffr, hyperemic_ffr_batch
-from cardiojax.clinical.pulsatile import PulsatileFFR, aortic_waveform, pulsatile_ffr
 from cardiojax.clinical.hyperemia import (
     HyperemiaParams,
     outlet_flow_shares,
@@ -16,6 +14,8 @@ from cardiojax.clinical.hyperemia import (
     resting_outlet_resistance,
     with_hyperemic_outlets,
 )
+from cardiojax.clinical.pipeline import FFRResult, hyperemic_ffr, hyperemic_ffr_batch
+from cardiojax.clinical.pulsatile import PulsatileFFR, aortic_waveform, pulsatile_ffr
 
 __all__ = [
     "FFR_CUTOFFS",

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from cardiojax.tree.traversal import is_outlet
 from cardiojax.tree.vessel_tree import VesselTree
-from cardiojax.units import GRAM, MMHG, ML_PER_MIN
+from cardiojax.units import GRAM, ML_PER_MIN, MMHG
 
 
 @jax.tree_util.register_dataclass

@@ -1,6 +1,7 @@
 """Readers and writers: tree JSON, VTK/VTU centrelines, svZeroDSolver JSON."""
 
 from cardiojax.io.svzerod import SvZeroDModel, read_svzerod, tree_to_svzerod
+from cardiojax.io.svzerod_results import read_results_csv, results_table, write_results_csv
 from cardiojax.io.tree_json import load_tree_json, save_tree_json, tree_from_dict, tree_to_dict
 from cardiojax.io.vtk import load_tree_vtu, save_tree_vtu, tree_to_mesh
 
@@ -27,4 +28,7 @@ __all__ = [
     "read_svzerod",
     "tree_to_svzerod",
     "SvZeroDModel",
+    "results_table",
+    "write_results_csv",
+    "read_results_csv",
 ]

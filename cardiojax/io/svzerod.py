@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from cardiojax.lumped.elements import segment_coefficients
 from cardiojax.lumped.blocks import BLOCKS
+from cardiojax.lumped.elements import segment_coefficients
 from cardiojax.lumped.network import Network, NetworkBuilder, Params
 from cardiojax.lumped.pulsatile import Simulation
 from cardiojax.tree.traversal import is_outlet

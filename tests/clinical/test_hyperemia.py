@@ -16,7 +16,7 @@ from cardiojax.clinical import (
     with_hyperemic_outlets,
 )
 from cardiojax.tree import is_outlet, make_tree, take
-from cardiojax.units import GRAM, MMHG, ML_PER_MIN
+from cardiojax.units import GRAM, ML_PER_MIN, MMHG
 from tests.helpers import synthetic_batch, y_tree
 
 
