@@ -21,7 +21,7 @@ from tqdm import tqdm
 from cardiojax.io.svzerod import read_svzerod
 from cardiojax.io.svzerod_results import results_table, write_results_csv
 from cardiojax.lumped.network import vessel_results
-from cardiojax.lumped.pulsatile import simulate
+from cardiojax.lumped.pulsatile import check_converged, simulate
 from cardiojax.units import ML_PER_S, MMHG
 
 
@@ -70,11 +70,12 @@ def run(args: argparse.Namespace) -> int:
     solution = jax.block_until_ready(compiled(model.params))
     run_s = time.perf_counter() - t0
     bar.close()
+    check_converged(solution, sim, args.case)
     if not np.all(np.isfinite(np.asarray(solution.y))):
         raise ValueError(f"{args.case}: the solution is not finite; check the parameters "
-                         "(positive resistances, capacitances; a time step small enough)")
+                         "(positive resistances and capacitances, a time step small enough)")
 
-    write_results_csv(args.output, results_table(net, solution, sim))
+    write_results_csv(args.output, results_table(net, solution, sim, model.variable_order))
     if args.plot:
         from cardiojax.plot import save_waveforms
 

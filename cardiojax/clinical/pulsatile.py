@@ -18,7 +18,7 @@ import numpy as np
 from cardiojax.clinical.ffr import segment_ffr
 from cardiojax.clinical.hyperemia import HyperemiaParams, with_hyperemic_outlets
 from cardiojax.lumped.network import Network, vessel_results
-from cardiojax.lumped.pulsatile import Simulation, Solution, simulate
+from cardiojax.lumped.pulsatile import Simulation, Solution, check_converged, simulate
 from cardiojax.lumped.tree_network import tree_network
 from cardiojax.tree.ops import require_single
 from cardiojax.tree.vessel_tree import VesselTree
@@ -98,6 +98,7 @@ def pulsatile_ffr(
     sim = Simulation(period=float(t[-1] - t[0]), cycles=cycles, pts_per_cycle=pts_per_cycle,
                      linear=not lesion)
     solution = jax.jit(simulate, static_argnums=(0, 2))(net, net_params, sim)
+    check_converged(solution, sim, "pulsatile_ffr")
     res = {k: np.asarray(v)[:-1].mean(axis=0)  # one period: drop the repeated end point
            for k, v in vessel_results(net, solution.y).items()}
     root = int(np.flatnonzero(np.asarray(tree.parent)[slots] < 0)[0])

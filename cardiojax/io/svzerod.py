@@ -59,7 +59,14 @@ _VESSEL_FIELDS = [("R_poiseuille", "R", CGS_RESISTANCE, None), ("C", "C", CGS_CA
                   ("stenosis_coefficient", "S", CGS_STENOSIS_COEFFICIENT, 0.0)]
 _JUNCTION_FIELDS = [("R_poiseuille", "R", CGS_RESISTANCE, None), ("L", "L", CGS_INDUCTANCE, 0.0),
                     ("stenosis_coefficient", "S", CGS_STENOSIS_COEFFICIENT, 0.0)]
-_UNSUPPORTED_KEYS = ("closed_loop_blocks", "valves", "chambers", "external_solver_coupling_blocks")
+_UNSUPPORTED_KEYS = ("closed_loop_blocks", "valves", "chambers", "external_solver_coupling_blocks",
+                     "initial_condition", "initial_condition_d")
+# Top-level keys read here, or by svZeroDSolver's calibrator (the network stays valid).
+_TOP_KEYS = ("simulation_parameters", "vessels", "junctions", "boundary_conditions", "description",
+             "y", "dy", "calibration_parameters")
+#: Parameters that must not be negative: resistances, capacitances, inductances. (Stenosis
+#: coefficients may be: fitted models such as the VMR anatomy 0104_0001 carry small negative ones.)
+NONNEGATIVE = ("R", "C", "L", "Rp", "Rd", "Ra", "Ram", "Rv", "Ca", "Cim")
 
 
 _SIM_KEYS = {
@@ -75,10 +82,11 @@ _SIM_KEYS = {
     "output_derivative": ("output_derivative", bool, False),
     "maximum_nonlinear_iterations": ("max_iterations", int, 30),
 }
-# Keys svZeroDSolver reads that do not change cardiojax's answer (its own
-# Newton tolerance; model metadata used by other SimVascular tools).
-_SIM_IGNORED = ("absolute_tolerance", "cardiac_period", "density", "viscosity", "model_name",
-                "use_cycle_to_cycle_error", "sim_cycle_to_cycle_percent_error")
+# Keys read elsewhere (cardiac_period, the cycle-to-cycle rule) or that do not
+# change cardiojax's answer (svZeroDSolver's own Newton tolerance; model
+# metadata used by other SimVascular tools).
+_SIM_OTHER = ("absolute_tolerance", "cardiac_period", "density", "viscosity", "model_name",
+              "use_cycle_to_cycle_error", "sim_cycle_to_cycle_percent_error")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +107,27 @@ class SvZeroDModel:
     simulation: Simulation | None
     config: dict[str, Any] = dataclasses.field(repr=False, compare=False)
 
+    @property
+    def variable_order(self) -> tuple[str, ...]:
+        """Variable names in svZeroDSolver's order: per node flow then pressure, the nodes of
+        vessel boundary conditions (in vessel order) then of junctions, then the boundary
+        conditions' internal variables (in file order)."""
+        cfg, nodes = self.config, []
+        for v in cfg["vessels"]:
+            bc = v.get("boundary_conditions", {})
+            if "inlet" in bc:
+                nodes.append(f"{bc['inlet']}:{v['vessel_name']}")
+            if "outlet" in bc:
+                nodes.append(f"{v['vessel_name']}:{bc['outlet']}")
+        vessel = {v["vessel_id"]: v["vessel_name"] for v in cfg["vessels"]}
+        for j in cfg.get("junctions", []):
+            nodes += [f"{vessel[i]}:{j['junction_name']}" for i in j["inlet_vessels"]]
+            nodes += [f"{j['junction_name']}:{vessel[o]}" for o in j["outlet_vessels"]]
+        bc_rank = {bc["bc_name"]: k for k, bc in enumerate(cfg["boundary_conditions"])}
+        internal = sorted((v for v in self.network.var_names if v.count(":") == 1),
+                          key=lambda v: bc_rank[v.split(":", 1)[1]])
+        return tuple(f"{kind}:{n}" for n in nodes for kind in ("flow", "pressure")) + tuple(internal)
+
 
 def _load(source) -> dict:
     if isinstance(source, dict):
@@ -111,6 +140,14 @@ def _require(obj: dict, key: str, where: str):
     if key not in obj:
         raise ValueError(f"{where}: missing field '{key}'")
     return obj[key]
+
+
+def _numbers(raw) -> np.ndarray:
+    """A JSON number or list of numbers as float64 (NaN where it is not one: booleans, strings)."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+        return np.array([np.nan])
+    return np.asarray(raw, np.float64)
 
 
 def _values(values: dict, fields, where: str, kind: str) -> dict[str, Any]:
@@ -132,20 +169,19 @@ def _values(values: dict, fields, where: str, kind: str) -> dict[str, Any]:
             out[dst] = default
             continue
         raw = values[src]
-        try:
-            arr = np.asarray(raw, np.float64) * factor
-        except (TypeError, ValueError):
-            arr = np.array([np.nan])
+        arr = _numbers(raw) * factor
         if arr.ndim > 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
             raise ValueError(f"{where}: field '{src}' = {raw!r}; expected a finite number or list")
+        if dst in NONNEGATIVE and np.any(arr < 0):
+            raise ValueError(f"{where}: field '{src}' = {raw!r}; expected a value >= 0")
         if arr.ndim == 0 or arr.size == 1:
             out[dst] = float(arr.reshape(-1)[0])
             continue
         if dst not in timed:
             raise ValueError(f"{where}: field '{src}' is a list of {arr.size} values; expected a "
                              "single number (it cannot vary in time)")
-        t = np.asarray(_require(values, "t", f"{where} (time-dependent '{src}')"), np.float64)
-        if t.shape != arr.shape or np.any(np.diff(t) <= 0):
+        t = _numbers(_require(values, "t", f"{where} (time-dependent '{src}')"))
+        if t.shape != arr.shape or not np.all(np.isfinite(t)) or not np.all(np.diff(t) > 0):
             raise ValueError(f"{where}: field 't' = {values['t']!r}; expected {arr.size} increasing "
                              f"times (s) matching '{src}'")
         out[dst] = (t, arr)
@@ -157,27 +193,49 @@ def _period(params: dict[str, dict[str, Any]], sim_cfg: dict) -> float:
     periods = {(name, key): float(v[0][-1] - v[0][0])
                for name, p in params.items() for key, v in p.items() if isinstance(v, tuple)}
     given = sim_cfg.get("cardiac_period")
+    if given is not None and (isinstance(given, bool) or not isinstance(given, (int, float))):
+        raise ValueError(f"simulation_parameters: cardiac_period = {given!r}; expected a number (s)")
+    given = float(given) if given is not None and given > 0 else None  # <= 0: unset (svZeroDSolver)
     if periods:
         (first, period), *rest = periods.items()
-        for where, other in rest:
-            if not np.isclose(other, period, rtol=1e-12, atol=0.0):
+        for where, other in rest:  # svZeroDSolver requires the same period exactly
+            if other != period:
                 raise ValueError(f"block '{where[0]}': parameter '{where[1]}' has period {other} s but "
                                  f"block '{first[0]}' has {period} s; expected one cardiac period")
-        if given not in (None, 0, 0.0) and not np.isclose(given, period):
+        if given is not None and given != period:
             raise ValueError(f"simulation_parameters: cardiac_period = {given!r}; expected {period} "
                              "(the period of the time tables)")
         return period
-    return float(given) if given not in (None, 0, 0.0) else 1.0
+    return given if given is not None else 1.0
 
 
-def _simulation(cfg: dict, period: float, linear: bool) -> Simulation | None:
+def _cycles_to_converge(sim_cfg: dict, period: float, bcs: dict) -> int | None:
+    """svZeroDSolver's ``use_cycle_to_cycle_error``: cycles from the slowest RCR (Pfaller 2021, eq. 21)."""
+    if not sim_cfg.get("use_cycle_to_cycle_error", False):
+        return None
+    tau = [p["Rd"] * p["C"] for kind, p in bcs.values() if kind == "rcr"]
+    if not tau:
+        raise ValueError("simulation_parameters: use_cycle_to_cycle_error = true without an RCR outlet "
+                         "is not supported (svZeroDSolver then runs until the caps converge, a "
+                         "data-dependent number of cycles); set number_of_cardiac_cycles instead")
+    error = sim_cfg.get("sim_cycle_to_cycle_percent_error", 1.0)
+    if isinstance(error, bool) or not isinstance(error, (int, float)) or not 0 < error < 100:
+        raise ValueError(f"simulation_parameters: sim_cycle_to_cycle_percent_error = {error!r}; "
+                         "expected a percentage in (0, 100)")
+    return int(np.ceil(-max(tau) / period * np.log(error / 100.0)))
+
+
+def _simulation(cfg: dict, period: float, linear: bool, bcs: dict) -> Simulation | None:
     sim_cfg = cfg.get("simulation_parameters")
     if sim_cfg is None:
         return None
     if sim_cfg.get("coupled_simulation"):
         raise ValueError("simulation_parameters: coupled_simulation = true is not supported; "
                          "expected a stand-alone 0D run")
-    known = set(_SIM_KEYS) | set(_SIM_IGNORED)
+    tol = sim_cfg.get("absolute_tolerance", 1e-8)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+        raise ValueError(f"simulation_parameters: absolute_tolerance = {tol!r}; expected a number > 0")
+    known = set(_SIM_KEYS) | set(_SIM_OTHER)
     for key in sim_cfg:
         if not key.startswith("_") and key not in known:
             raise ValueError(f"simulation_parameters: unknown field '{key}'; expected one of {sorted(known)}")
@@ -191,6 +249,9 @@ def _simulation(cfg: dict, period: float, linear: bool) -> Simulation | None:
         if typ is int and (isinstance(value, bool) or not float(value).is_integer()):
             raise ValueError(f"simulation_parameters: '{key}' = {value!r}; expected an integer")
         kwargs[field] = typ(value)
+    cycles = _cycles_to_converge(sim_cfg, period, bcs)
+    if cycles is not None:
+        kwargs["cycles"] = cycles
     try:
         return Simulation(period=period, linear=linear, **kwargs)
     except ValueError as err:
@@ -200,14 +261,18 @@ def _simulation(cfg: dict, period: float, linear: bool) -> Simulation | None:
 def read_svzerod(source) -> SvZeroDModel:
     """Read a svZeroDSolver JSON file (path or parsed dict) into a network (SI units)."""
     cfg = _load(source)
-    for key in _UNSUPPORTED_KEYS:
-        if cfg.get(key):
-            raise ValueError(f"svZeroDSolver input: '{key}' blocks are not supported by cardiojax yet")
+    for key in cfg:
+        if key in _UNSUPPORTED_KEYS:
+            if cfg[key]:
+                raise ValueError(f"svZeroDSolver input: '{key}' blocks are not supported by cardiojax yet")
+        elif not key.startswith("_") and key not in _TOP_KEYS:
+            raise ValueError(f"svZeroDSolver input: unknown field '{key}'; expected one of {list(_TOP_KEYS)}")
     b = NetworkBuilder()
+    names: set[str] = set()
     all_params: dict[str, dict[str, Any]] = {}
     bcs = {}
     for i, bc in enumerate(_require(cfg, "boundary_conditions", "svZeroDSolver input")):
-        name = _require(bc, "bc_name", f"boundary_conditions[{i}]")
+        name = _unique(_require(bc, "bc_name", f"boundary_conditions[{i}]"), names, "bc_name")
         kind = _require(bc, "bc_type", f"boundary condition '{name}'")
         if kind not in _BC_FIELDS:
             raise ValueError(f"boundary condition '{name}': unknown bc_type {kind!r}; "
@@ -221,8 +286,11 @@ def read_svzerod(source) -> SvZeroDModel:
     ends: dict[int, tuple[int, int]] = {}
     nonlinear = False
     for i, v in enumerate(_require(cfg, "vessels", "svZeroDSolver input")):
-        name = _require(v, "vessel_name", f"vessels[{i}]")
+        name = _unique(_require(v, "vessel_name", f"vessels[{i}]"), names, "vessel_name")
         vid = _require(v, "vessel_id", f"vessel '{name}'")
+        if vid in ends:
+            raise ValueError(f"vessel '{name}': vessel_id {vid!r} is already used by another vessel; "
+                             "expected unique ids")
         kind = _require(v, "zero_d_element_type", f"vessel '{name}'")
         if kind != "BloodVessel":
             raise ValueError(f"vessel '{name}': unknown zero_d_element_type {kind!r}; expected 'BloodVessel'")
@@ -240,6 +308,9 @@ def read_svzerod(source) -> SvZeroDModel:
                 raise ValueError(f"vessel '{name}': boundary condition {bc_name!r} is not defined "
                                  "in boundary_conditions")
             block_kind, bc_params = bcs[bc_name]
+            if bc_name in used_bcs:
+                raise ValueError(f"vessel '{name}': boundary condition '{bc_name}' is already attached "
+                                 "to another vessel end; expected one boundary condition per end")
             used_bcs.add(bc_name)
             if side == "inlet":
                 b.block(block_kind, bc_name, [], [inlet], bc_params)
@@ -249,24 +320,39 @@ def read_svzerod(source) -> SvZeroDModel:
     if unused:
         raise ValueError(f"boundary conditions {unused} are defined but not attached to any vessel")
     for i, j in enumerate(cfg.get("junctions", [])):
-        nonlinear |= _junction(b, j, i, ends)
+        nonlinear |= _junction(b, j, i, ends, names)
     net, params = b.build()
     period = _period(all_params, cfg.get("simulation_parameters") or {})
-    return SvZeroDModel(net, params, _simulation(cfg, period, linear=not nonlinear), cfg)
+    return SvZeroDModel(net, params, _simulation(cfg, period, not nonlinear, bcs), cfg)
 
 
-def _junction(b: NetworkBuilder, j: dict, i: int, ends: dict) -> bool:
+def _unique(name, names: set, field: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{field} = {name!r}; expected a non-empty string")
+    if name in names:
+        raise ValueError(f"{field} '{name}' is used twice; expected unique block names")
+    names.add(name)
+    return name
+
+
+def _junction(b: NetworkBuilder, j: dict, i: int, ends: dict, names: set) -> bool:
     """Add one junction; returns whether it has a (nonlinear) stenosis term."""
-    name = _require(j, "junction_name", f"junctions[{i}]")
+    name = _unique(_require(j, "junction_name", f"junctions[{i}]"), names, "junction_name")
     kind = _require(j, "junction_type", f"junction '{name}'")
     ins = _require(j, "inlet_vessels", f"junction '{name}'")
     outs = _require(j, "outlet_vessels", f"junction '{name}'")
+    if not isinstance(ins, list) or not isinstance(outs, list) or not ins or not outs:
+        raise ValueError(f"junction '{name}': inlet_vessels = {ins!r}, outlet_vessels = {outs!r}; "
+                         "expected non-empty lists of vessel ids")
     for vid in list(ins) + list(outs):
         if vid not in ends:
             raise ValueError(f"junction '{name}': vessel id {vid} does not exist")
     in_nodes = [ends[v][1] for v in ins]
     out_nodes = [ends[v][0] for v in outs]
     if kind in ("NORMAL_JUNCTION", "internal_junction"):
+        if j.get("junction_values"):
+            raise ValueError(f"junction '{name}' ({kind}): junction_values are not used by this "
+                             "junction type; expected none (use BloodVesselJunction for R, L, S)")
         b.block("junction", name, in_nodes, out_nodes)
         return False
     if kind != "BloodVesselJunction":
@@ -286,10 +372,12 @@ def _junction(b: NetworkBuilder, j: dict, i: int, ends: dict) -> bool:
         raw = values.get(src, [default] * len(outs) if default is not None else None)
         if raw is None:
             raise ValueError(f"junction '{name}' (BloodVesselJunction): missing field '{src}'")
-        arr = np.asarray(raw, np.float64) * factor
-        if arr.shape != (len(outs),) or not np.all(np.isfinite(arr)):
+        arr = _numbers(raw) * factor
+        if arr.shape != (len(outs),) or not np.all(np.isfinite(arr)) or (
+                dst in NONNEGATIVE and np.any(arr < 0)):
             raise ValueError(f"junction '{name}': field '{src}' = {raw!r}; expected a list of "
-                             f"{len(outs)} finite values (one per outlet vessel)")
+                             f"{len(outs)} finite values{' >= 0' if dst in NONNEGATIVE else ''} "
+                             "(one per outlet vessel)")
         params[dst] = arr
     b.block("vessel_junction", name, in_nodes, out_nodes, params)
     return bool(np.any(params["S"] != 0.0))

@@ -16,6 +16,7 @@ arrays inside cardiojax stay SI.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,8 +41,13 @@ def variable_scale(name: str) -> float:
     raise ValueError(f"variable '{name}': unknown kind '{kind}'; expected pressure, flow or volume")
 
 
-def results_table(net: Network, solution: Solution, sim: Simulation) -> dict[str, np.ndarray]:
-    """svZeroDSolver's result table (CGS) as columns ``{name: array}``, honouring ``sim``'s output flags."""
+def results_table(net: Network, solution: Solution, sim: Simulation,
+                  order: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """svZeroDSolver's result table (CGS) as columns ``{name: array}``, honouring ``sim``'s output flags.
+
+    ``order``: the variables' order for variable-based output (default the
+    network's; `SvZeroDModel.variable_order` gives svZeroDSolver's).
+    """
     if sim.output_derivative and solution.ydot is None:
         raise ValueError("results_table: output_derivative is set but the solution has no ydot; "
                          "run simulate with the same Simulation (output_derivative=True)")
@@ -51,7 +57,11 @@ def results_table(net: Network, solution: Solution, sim: Simulation) -> dict[str
     scale = np.array([variable_scale(v) for v in net.var_names])
     y, ydot = y * scale, ydot * scale
     if sim.output_variable_based:
-        names, index = list(net.var_names), np.arange(net.num_vars)
+        names = list(net.var_names if order is None else order)
+        position = {v: i for i, v in enumerate(net.var_names)}
+        if sorted(names) != sorted(position):
+            raise ValueError("results_table: 'order' must list every variable of the network once")
+        index = np.array([position[v] for v in names])
         columns = {"y": [slice(None)]}
     else:
         names = list(net.vessels)

@@ -34,7 +34,10 @@ class BlockKind:
         lists) per block.
       internal: names of internal variables (after the port variables).
       residual: ``(params, y, dy, t, n_in, n_out) -> (n_eq,)`` for one block.
-      time_dependent: parameters that may be periodic tables of time.
+      time_dependent: parameters that may be periodic tables of time (as in
+        svZeroDSolver: prescribed flows and pressures, the intramyocardial
+        pressure); they enter the equations additively, so a network without
+        stenosis terms stays linear with a constant Jacobian.
       steady_residual: the equations svZeroDSolver uses in its steady mode
         (steady solve and steady initialisation), if they differ from
         ``residual``; same signature.
@@ -173,11 +176,10 @@ BLOCKS: dict[str, BlockKind] = {
         BlockKind("vessel_junction", ("R", "L", "S"), (), _vessel_junction),
         BlockKind("flow", ("Q",), (), _flow_bc, ("Q",)),
         BlockKind("pressure", ("P",), (), _pressure_bc, ("P",)),
-        BlockKind("resistance", ("R", "Pd"), (), _resistance_bc, ("R", "Pd")),
-        BlockKind("rcr", ("Rp", "C", "Rd", "Pd"), ("pressure_c",), _rcr_bc, ("Pd",),
-                  _rcr_bc_steady),
+        BlockKind("resistance", ("R", "Pd"), (), _resistance_bc),
+        BlockKind("rcr", ("Rp", "C", "Rd", "Pd"), ("pressure_c",), _rcr_bc, (), _rcr_bc_steady),
         BlockKind("coronary", ("Ra", "Ram", "Rv", "Ca", "Cim", "Pim", "Pv"), ("volume_im",),
-                  _coronary_bc, ("Ra", "Ram", "Rv", "Ca", "Cim", "Pim", "Pv"),
+                  _coronary_bc, ("Pim",),
                   _coronary_bc_steady, _coronary_initial),
     )
 }

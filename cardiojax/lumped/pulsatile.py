@@ -1,7 +1,9 @@
 """Pulsatile 0D simulation: generalized-α time integration of a block network.
 
 The scheme is svZeroDSolver's (Jansen, Whiting & Hulbert 2000, first-order
-form), so results agree with it to the Newton tolerance. For the residual
+form), so converged results agree with it to the tolerance of its Newton
+iteration (its absolute residual tolerance, ours a relative update of
+1e-12). For the residual
 ``F(y, ẏ, t) = 0`` of `cardiojax.lumped.network.residual` and a spectral
 radius ρ∞ (default 0.5):
 
@@ -9,10 +11,13 @@ radius ρ∞ (default 0.5):
     y_{n+1} = y_n + Δt ẏ_n + γ Δt (ẏ_{n+1} − ẏ_n),
     F(y_n + α_f (y_{n+1} − y_n), ẏ_n + α_m (ẏ_{n+1} − ẏ_n), t_n + α_f Δt) = 0,
 
-solved for ẏ_{n+1} by Newton's method from the predictor y = y_n,
-ẏ = (1 − 1/γ) ẏ_n, with the Jacobian from `jax.jacfwd` (factored once per
-step). The scheme is second
-order in Δt. Each step's solve is a `lax.custom_root`, so `jax.grad`
+solved for ẏ_{n+1} from the predictor y = y_n, ẏ = (1 − 1/γ) ẏ_n with the
+Jacobian from `jax.jacfwd`: linear networks factor it once per run and take
+one exact step; nonlinear ones (stenosis terms) iterate with the last
+factored Jacobian and refresh it whenever an update shrinks by less than 4×
+(so easy steps cost one factorisation and hard ones are full Newton). The
+largest final update of the run is reported (`Solution.newton_update`,
+`check_converged`). The scheme is second order in Δt. Each step's solve is a `lax.custom_root`, so `jax.grad`
 differentiates through the converged steps by the implicit function theorem
 (not through the Newton iterations), and the steps run in `lax.scan`.
 
@@ -66,6 +71,8 @@ class Simulation:
       output_derivative: also report time derivatives (used by the writers).
       newton_rtol: Newton stops when every update of y is below this times
         the largest value of its kind (pressures, flows, internal variables).
+      accept_rtol: a run whose largest last Newton update exceeds this is
+        reported as not converged (`check_converged`).
       max_iterations: Newton iteration cap per step (svZeroDSolver: 30).
       linear: the residual is affine in (y, ẏ) with coefficients constant in
         time (no stenosis term; time tables only in prescribed flows and
@@ -84,6 +91,7 @@ class Simulation:
     output_variable_based: bool = False
     output_derivative: bool = False
     newton_rtol: float = 1e-12
+    accept_rtol: float = 1e-9
     max_iterations: int = 30
     linear: bool = False
 
@@ -152,11 +160,19 @@ class Solution:
         ``Simulation.output_derivative`` is set (else None, saving memory in
         large batches).
       times: ``(n_outputs,)`` reported times, s.
+      newton_update: the largest last Newton update (relative to the
+        solution) over every step of the run; above ``sim.accept_rtol`` or
+        NaN means some step did not converge (see `check_converged`).
     """
 
     y: jax.Array
     ydot: jax.Array | None
     times: jax.Array
+    newton_update: jax.Array
+
+    def converged(self, sim: Simulation) -> jax.Array:
+        """True where every step's Newton iteration converged (``newton_update <= sim.accept_rtol``)."""
+        return self.newton_update <= sim.accept_rtol
 
 
 def alpha_coefficients(rho_infty: float) -> tuple[float, float, float]:
@@ -184,49 +200,63 @@ def _equations(net, params, state, time, dt, sim, steady):
 
 
 def step(net: Network, params: Params, state: State, time, dt: float, sim: Simulation,
-         steady: bool = False, factors=None) -> State:
+         steady: bool = False, factors=None) -> tuple[State, jax.Array]:
     """One generalized-α step from ``time`` (s) to ``time + dt``.
 
     ``params`` may hold `Table` entries; they are evaluated at ``time + α_f·dt``.
     ``factors`` (from `_factorize`) reuse a Jacobian factored earlier, valid
     when ``sim.linear`` (the Jacobian is then the same at every step).
+
+    Returns the new state and the last Newton update relative to the solution
+    (0 for linear networks; NaN/inf if the step failed).
     """
     f, y_new, predictor = _equations(net, params, state, time, dt, sim, steady)
     kind = jnp.asarray(net.var_kind())
     gamma = alpha_coefficients(sim.rho_infty)[2]
 
+    def measure(x, dx):
+        y_scale = jax.ops.segment_max(jnp.abs(y_new(x + dx)), kind, num_segments=3)[kind]
+        return jnp.max(jnp.abs(gamma * dt * dx) / (y_scale + 1e-300))
+
     def newton(func, guess):
-        lu = factors if factors is not None else _factorize(jax.jacfwd(func)(guess))
         if sim.linear:
-            return guess + _lu_solve(lu, -func(guess))
+            lu = factors if factors is not None else _factorize(jax.jacfwd(func)(guess), inverse=True)
+            x = guess + _lu_solve(lu, -func(guess))
+            return x, jnp.where(jnp.all(jnp.isfinite(x)), 0.0, jnp.inf)
+
+        def newton_step(x):
+            lu = _factorize(jax.jacfwd(func)(x))
+            dx = _lu_solve(lu, -func(x))
+            return lu, dx, measure(x, dx)
 
         def body(carry):
-            x, _, it = carry
-            dx = _lu_solve(lu, -func(x))
-            y_scale = jax.ops.segment_max(jnp.abs(y_new(x + dx)), kind, num_segments=3)[kind]
-            change = jnp.max(jnp.abs(gamma * dt * dx) / (y_scale + 1e-300))
-            return x + dx, change, it + 1
+            x, lu, prev, it = carry
+            dx = _lu_solve(lu, -func(x))  # chord step with the last Jacobian
+            change = measure(x, dx)
+            slow = ~(change <= 0.25 * prev)  # poor contraction (or not finite): refresh the Jacobian
+            lu, dx, change = lax.cond(slow, newton_step, lambda _: (lu, dx, change), x)
+            return x + dx, lu, change, it + 1
 
         def go_on(carry):
-            _, change, it = carry
+            _, _, change, it = carry
             return (change > sim.newton_rtol) & (it < sim.max_iterations)
 
-        x, _, _ = lax.while_loop(go_on, body, (guess, jnp.inf, 0))
-        return x
+        lu, dx, change = newton_step(guess)
+        x, _, change, _ = lax.while_loop(go_on, body, (guess + dx, lu, change, 1))
+        return x, change
 
     def tangent_solve(g, b):
         return _equilibrated_solve(jax.jacfwd(g)(b), b)
 
-    ydot = lax.custom_root(f, predictor, newton, tangent_solve)
-    return State(y_new(ydot), ydot)
+    ydot, change = lax.custom_root(f, predictor, newton, tangent_solve, has_aux=True)
+    return State(y_new(ydot), ydot), lax.stop_gradient(change)
 
 
 def _factorize(jac: jax.Array, inverse: bool = False):
     """Factors of the row/column-equilibrated ``jac`` for `_lu_solve`.
 
-    Nonlinear networks: the Jacobian is LU-factored once per step at the
-    predictor and reused by every Newton iteration of the step (chord
-    Newton, fast linear convergence for the stenosis term). Linear networks
+    Nonlinear networks: LU factors, reused by the iterations of a step until
+    they contract poorly (see `step`). Linear networks
     (``inverse=True``): the equilibrated Jacobian is the same at every step,
     so its inverse is formed once per run and each step is a matrix–vector
     product, which vectorises well over batches of parameter sets.
@@ -247,6 +277,18 @@ def _lu_solve(factors, rhs):
     return col * jax.scipy.linalg.lu_solve(lu, rhs * row)
 
 
+def check_converged(solution: Solution, sim: Simulation, where: str = "simulate") -> None:
+    """Raise a `ValueError` if some time step's Newton iteration did not converge (host side)."""
+    worst = np.asarray(solution.newton_update)
+    if not np.all(worst <= sim.accept_rtol):
+        bad = worst[~(worst <= sim.accept_rtol)]
+        raise ValueError(
+            f"{where}: Newton's method did not converge at some time step (last relative update "
+            f"{np.max(np.nan_to_num(bad, nan=np.inf)):.3g}, expected <= {sim.accept_rtol:g}); the "
+            "parameters may be non-physical (negative or zero R/C), or the stenosis term dominates "
+            "with reversing flow: try more time points per cycle or a larger maximum_nonlinear_iterations")
+
+
 def _linear_factors(net, params, state, dt, sim, steady=False):
     """The factored Jacobian shared by every step of a linear network (else None)."""
     if not sim.linear:
@@ -255,28 +297,37 @@ def _linear_factors(net, params, state, dt, sim, steady=False):
     return _factorize(jax.jacfwd(f)(predictor), inverse=True)
 
 
-def _scan_steps(net, params, state, index, dt, sim, steady=False, progress=None, factors=None,
+def _scan_steps(net, params, carry, index, dt, sim, steady=False, progress=None, factors=None,
                 keep=False):
-    """Steps from each time point in ``index`` (static length); final state and, if ``keep``, all."""
+    """Steps from each time point in ``index`` (static length).
 
-    def body(s, i):
+    ``carry`` is ``(state, worst Newton update so far)``; returns the final
+    carry and, if ``keep``, the state (or y) after every step.
+    """
+
+    def body(c, i):
         if progress is not None:
             lax.cond((i + 1) % (sim.pts_per_cycle - 1) == 0,
                      lambda: jax.debug.callback(progress, (i + 1) // (sim.pts_per_cycle - 1)),
                      lambda: None)
-        s = step(net, params, s, dt * i, dt, sim, steady, factors)
-        return s, ((s if sim.output_derivative else s.y) if keep else None)
+        s, change = step(net, params, c[0], dt * i, dt, sim, steady, factors)
+        worst = jnp.where(jnp.isnan(change) | (change > c[1]), change, c[1])
+        return (s, worst), ((s if sim.output_derivative else s.y) if keep else None)
 
-    return lax.scan(body, state, index)
+    return lax.scan(body, carry, index)
 
 
 def steady_initial_state(net: Network, params: Params, sim: Simulation) -> State:
     """svZeroDSolver's steady initial condition: 31 steady-mode steps of period/10 from zero."""
+    return _steady_initial(net, params, sim)[0]
+
+
+def _steady_initial(net, params, sim):
     zeros = jnp.zeros(net.num_vars, jnp.result_type(float))
     state, params, dt = State(zeros, zeros), steady_values(params), sim.period / 10.0
     factors = _linear_factors(net, params, state, dt, sim, steady=True)
-    return _scan_steps(net, params, state, jnp.arange(STEADY_INIT_STEPS), dt, sim, True,
-                       factors=factors)[0]
+    return _scan_steps(net, params, (state, jnp.zeros((), zeros.dtype)), jnp.arange(STEADY_INIT_STEPS),
+                       dt, sim, True, factors=factors)[0]
 
 
 def simulate(net: Network, params: Params, sim: Simulation, initial: State | None = None,
@@ -296,30 +347,35 @@ def simulate(net: Network, params: Params, sim: Simulation, initial: State | Non
       The `Solution` at the reported time points (``sim.output_times()``).
       `jit`, `vmap` (over ``params``) and `jax.grad` compatible.
     """
-    if initial is None:
-        if sim.steady_initial:
-            initial = steady_initial_state(net, params, sim)
-        else:
-            zeros = jnp.zeros(net.num_vars, jnp.result_type(float))
-            initial = State(zeros, zeros)
+    dtype = jnp.result_type(float)
+    if initial is not None:
+        carry = (initial, jnp.zeros((), dtype))
+    elif sim.steady_initial:
+        carry = _steady_initial(net, params, sim)
+    else:
+        zeros = jnp.zeros(net.num_vars, dtype)
+        carry = (State(zeros, zeros), jnp.zeros((), dtype))
+    initial = carry[0]
     start_values = steady_values(params) if sim.steady_initial else at_time(params, 0.0)
     params = with_initial_state(net, params, initial.y, initial.ydot, start_values)
     dt, k, first = sim.dt, sim.output_interval, sim.first_output
     run = functools.partial(_scan_steps, net, params, dt=dt, sim=sim, progress=progress,
                             factors=_linear_factors(net, params, initial, dt, sim))
-    state, _ = run(initial, jnp.arange(first))
+    carry, _ = run(carry, jnp.arange(first))
+    state = carry[0]
     n_later = sim.num_outputs - 1
     if k == 1:
-        _, later = run(state, first + jnp.arange(n_later), keep=True)
+        carry, later = run(carry, first + jnp.arange(n_later), keep=True)
     else:
-        def report(s, j):
-            s, _ = run(s, first + j * k + jnp.arange(k))
-            return s, (s if sim.output_derivative else s.y)
+        def report(c, j):
+            c, _ = run(c, first + j * k + jnp.arange(k))
+            return c, (c[0] if sim.output_derivative else c[0].y)
 
-        _, later = lax.scan(report, state, jnp.arange(n_later))
+        carry, later = lax.scan(report, carry, jnp.arange(n_later))
     times = jnp.asarray(sim.output_times(), state.y.dtype)
+    worst = carry[1]
     if not sim.output_derivative:
-        return Solution(jnp.concatenate([state.y[None], later]), None, times)
+        return Solution(jnp.concatenate([state.y[None], later]), None, times, worst)
     y = jnp.concatenate([state.y[None], later.y])
     ydot = jnp.concatenate([state.ydot[None], later.ydot])
-    return Solution(y, ydot, times)
+    return Solution(y, ydot, times, worst)

@@ -65,6 +65,75 @@ def test_bad_input_names_block_field_and_value(coronary_cfg, edit, message):
         read_svzerod(cfg)
 
 
+def _with(cfg, **changes):
+    cfg = copy.deepcopy(cfg)
+    for path, value in changes.items():
+        *keys, last = path.split("__")
+        node = cfg
+        for k in keys:
+            node = node[int(k)] if k.isdigit() else node[k]
+        if value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return cfg
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"initial_condition": {"pressure:INFLOW:branch0_seg0": 5000.0}},
+     r"'initial_condition' blocks are not supported by cardiojax yet"),
+    ({"vessel": []}, r"svZeroDSolver input: unknown field 'vessel'"),
+    ({"boundary_conditions__1__bc_name": "INFLOW"}, r"bc_name 'INFLOW' is used twice"),
+    ({"vessels__0__vessel_name": "OUT"}, r"vessel_name 'OUT' is used twice"),
+    ({"vessels__0__zero_d_element_values__R_poiseuille": True},
+     r"field 'R_poiseuille' = True; expected a finite number or list"),
+    ({"vessels__0__zero_d_element_values__C": -1e-4}, r"field 'C' = -0.0001; expected a value >= 0"),
+    ({"boundary_conditions__0__bc_values__t": [float("nan")] * 101},
+     r"field 't' = \[nan, .*expected 101 increasing times"),
+    ({"boundary_conditions__1__bc_values__Ra1": [100.0, 200.0]},
+     r"field 'Ra1' is a list of 2 values; expected a single number"),
+    ({"simulation_parameters__absolute_tolerance": "tight"}, r"absolute_tolerance = 'tight'"),
+    ({"simulation_parameters__cardiac_period": 0.9}, r"cardiac_period = 0.9; expected 1.0"),
+    ({"simulation_parameters__use_cycle_to_cycle_error": True},
+     r"use_cycle_to_cycle_error = true without an RCR outlet is not supported"),
+])
+def test_inputs_svzerodsolver_would_treat_differently_are_refused(coronary_cfg, changes, message):
+    with pytest.raises(ValueError, match=message):
+        read_svzerod(_with(coronary_cfg, **changes))
+
+
+def test_junction_and_attachment_errors(shared_data):
+    path = shared_data / "hemo_reference" / "svZeroDSolver" / "cases" / "steadyFlow_bifurcationR_R1.json"
+    cfg = json.loads(path.read_text())
+    with pytest.raises(ValueError, match=r"junction 'J0' \(NORMAL_JUNCTION\): junction_values are not used"):
+        read_svzerod(_with(cfg, junctions__0__junction_values={"R_poiseuille": [1.0, 1.0]}))
+    with pytest.raises(ValueError, match=r"junction 'J0': inlet_vessels = \[\], outlet_vessels"):
+        read_svzerod(_with(cfg, junctions__0__inlet_vessels=[]))
+    with pytest.raises(ValueError, match=r"vessel_id 0 is already used"):
+        read_svzerod(_with(cfg, vessels__1__vessel_id=0))
+    with pytest.raises(ValueError, match=r"boundary condition 'OUT1' is already attached"):
+        read_svzerod(_with(cfg, vessels__2__boundary_conditions={"outlet": "OUT1"}))
+
+
+def test_unconverged_run_is_reported(coronary_cfg):
+    """A nonlinear run capped at one Newton iteration per step is flagged, not returned silently."""
+    from cardiojax.lumped.pulsatile import check_converged
+
+    cfg = _with(coronary_cfg, vessels__0__zero_d_element_values__stenosis_coefficient=50.0,
+                simulation_parameters__maximum_nonlinear_iterations=1)
+    model = read_svzerod(cfg)
+    assert not model.simulation.linear
+    sol = run(model.network, model.params, model.simulation)
+    assert not bool(sol.converged(model.simulation))
+    with pytest.raises(ValueError, match="Newton's method did not converge"):
+        check_converged(sol, model.simulation)
+    good = run(model.network, model.params, dataclasses.replace(model.simulation, max_iterations=30))
+    check_converged(good, model.simulation)
+
+
 def test_vessel_table_and_csv_round_trip(coronary_cfg, tmp_path):
     model = read_svzerod(coronary_cfg)
     sol = run(model.network, model.params, model.simulation)

@@ -92,23 +92,25 @@ def test_vessel_capacitance_charges_like_rc_circuit():
     np.testing.assert_allclose(res["flow_in"][:, 0], Q0, rtol=1e-12)
 
 
-def _pulsatile_line():
-    """Sinusoidal inflow → vessel (R, C, L, stenosis S) → RCR; nonlinear, SI units."""
+def _pulsatile_line(stenosis=4e12):
+    """Sinusoidal inflow → vessel (R, C, L, stenosis S) → RCR; SI units (linear if S = 0)."""
     t = np.linspace(0.0, 0.8, 41)
     q = Q0 * (3.0 + 2.0 * np.sin(2 * np.pi * t / 0.8))
     b = NetworkBuilder()
     n0, n1 = b.node(), b.node()
     b.block("flow", "IN", [], [n0], {"Q": (t, q)})
-    b.vessel("v", n0, n1, {"R": 2e7, "C": 2e-11, "L": 1e5, "S": 4e12})
+    b.vessel("v", n0, n1, {"R": 2e7, "C": 2e-11, "L": 1e5, "S": stenosis})
     b.block("rcr", "OUT", [n1], [], {"Rp": 1e8, "C": 1e-9, "Rd": 1e9, "Pd": 0.0})
     net, params = b.build()
-    sim = Simulation(period=0.8, cycles=2, pts_per_cycle=41, newton_rtol=1e-14)
+    sim = Simulation(period=0.8, cycles=2, pts_per_cycle=41, newton_rtol=1e-14, linear=stenosis == 0)
     return net, params, sim
 
 
-@pytest.mark.parametrize("name", ["R", "C", "S", "rcr C"])
-def test_gradient_matches_central_differences(name):
-    net, params, sim = _pulsatile_line()
+@pytest.mark.parametrize("name, stenosis", [("R", 4e12), ("C", 4e12), ("S", 4e12), ("rcr C", 4e12),
+                                            ("C", 0.0), ("rcr C", 0.0)])
+def test_gradient_matches_central_differences(name, stenosis):
+    """Nonlinear (iterated Newton) and linear (one factorisation per run) paths."""
+    net, params, sim = _pulsatile_line(stenosis)
     kinds = [g.kind for g in net.groups]
     group, key = (kinds.index("rcr"), "C") if name == "rcr C" else (kinds.index("vessel"), name)
 
