@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -132,8 +133,17 @@ class SvZeroDModel:
 def _load(source) -> dict:
     if isinstance(source, dict):
         return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise ValueError(f"svZeroDSolver input: got a {type(source).__name__}; expected a file path "
+                         "or a parsed JSON object (dict)")
     with open(source) as fh:
-        return json.load(fh)
+        try:
+            cfg = json.load(fh)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{source}: not valid JSON ({err})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{source}: the top level is a {type(cfg).__name__}; expected a JSON object")
+    return cfg
 
 
 def _require(obj: dict, key: str, where: str):

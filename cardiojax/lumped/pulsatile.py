@@ -12,14 +12,17 @@ radius ρ∞ (default 0.5):
     F(y_n + α_f (y_{n+1} − y_n), ẏ_n + α_m (ẏ_{n+1} − ẏ_n), t_n + α_f Δt) = 0,
 
 solved for ẏ_{n+1} from the predictor y = y_n, ẏ = (1 − 1/γ) ẏ_n with the
-Jacobian from `jax.jacfwd`: linear networks factor it once per run and take
-one exact step; nonlinear ones (stenosis terms) iterate with the last
-factored Jacobian and refresh it whenever an update shrinks by less than 4×
-(so easy steps cost one factorisation and hard ones are full Newton). The
-largest final update of the run is reported (`Solution.newton_update`,
-`check_converged`). The scheme is second order in Δt. Each step's solve is a `lax.custom_root`, so `jax.grad`
-differentiates through the converged steps by the implicit function theorem
-(not through the Newton iterations), and the steps run in `lax.scan`.
+Jacobian from `jax.jacfwd`. Linear networks factor it once per run and take
+one exact step per time step. Nonlinear ones (stenosis terms) iterate with
+the last factored Jacobian, carried from step to step, and refresh it (a
+full Newton step) whenever the updates shrink by less than 4× (the first
+update, made with the earlier Jacobian, must also not increase the
+equilibrated residual): most steps factor nothing, hard ones are full
+Newton. The largest final update of the run is reported
+(`Solution.newton_update`, `check_converged`). The scheme is second order in
+Δt. Each step's solve is a `lax.custom_root`, so `jax.grad` differentiates
+through the converged steps by the implicit function theorem (not through
+the Newton iterations), and the steps run in `lax.scan`.
 
 Steady initialisation as in svZeroDSolver (``steady_initial``): the
 steady-mode equations (tables at their mean, RCR with C = 0, coronary
@@ -200,19 +203,23 @@ def _equations(net, params, state, time, dt, sim, steady):
 
 
 def step(net: Network, params: Params, state: State, time, dt: float, sim: Simulation,
-         steady: bool = False, factors=None) -> tuple[State, jax.Array]:
+         steady: bool = False, factors=None):
     """One generalized-α step from ``time`` (s) to ``time + dt``.
 
     ``params`` may hold `Table` entries; they are evaluated at ``time + α_f·dt``.
-    ``factors`` (from `_factorize`) reuse a Jacobian factored earlier, valid
-    when ``sim.linear`` (the Jacobian is then the same at every step).
+    ``factors`` (from `_factorize`): a Jacobian factored earlier. Linear
+    networks use it for the one exact step (it is the same at every step);
+    nonlinear ones start the iteration with it and refresh it where it no
+    longer serves. None: factor the Jacobian at the predictor.
 
-    Returns the new state and the last Newton update relative to the solution
-    (0 for linear networks; NaN/inf if the step failed).
+    Returns ``(new state, last Newton update relative to the solution (0 for
+    linear networks, NaN/inf if the step failed), factors for the next step)``.
     """
     f, y_new, predictor = _equations(net, params, state, time, dt, sim, steady)
     kind = jnp.asarray(net.var_kind())
     gamma = alpha_coefficients(sim.rho_infty)[2]
+    if factors is None:
+        factors = _factorize(jax.jacfwd(f)(predictor), inverse=sim.linear)
 
     def measure(x, dx):
         y_scale = jax.ops.segment_max(jnp.abs(y_new(x + dx)), kind, num_segments=3)[kind]
@@ -220,43 +227,62 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
 
     def newton(func, guess):
         if sim.linear:
-            lu = factors if factors is not None else _factorize(jax.jacfwd(func)(guess), inverse=True)
-            x = guess + _lu_solve(lu, -func(guess))
-            return x, jnp.where(jnp.all(jnp.isfinite(x)), 0.0, jnp.inf)
+            x = guess + _lu_solve(factors, -func(guess))
+            return x, (jnp.where(jnp.all(jnp.isfinite(x)), 0.0, jnp.inf), factors)  # an inverse: floats
 
-        def newton_step(x):
+        def size(lu, r):  # residual in units of the variables (row equilibration)
+            return jnp.max(jnp.abs(lu[1] * r))
+
+        def refreshed(x, r):  # a full Newton step from x
             lu = _factorize(jax.jacfwd(func)(x))
-            dx = _lu_solve(lu, -func(x))
-            return lu, dx, measure(x, dx)
+            dx = _lu_solve(lu, -r)
+            return x + dx, func(x + dx), lu, measure(x, dx)
 
         def body(carry):
-            x, lu, prev, it = carry
-            dx = _lu_solve(lu, -func(x))  # chord step with the last Jacobian
-            change = measure(x, dx)
-            slow = ~(change <= 0.25 * prev)  # poor contraction (or not finite): refresh the Jacobian
-            lu, dx, change = lax.cond(slow, newton_step, lambda _: (lu, dx, change), x)
-            return x + dx, lu, change, it + 1
+            x, r, lu, prev, it = carry
+            dx = _lu_solve(lu, -r)  # with the Jacobian at hand (possibly from an earlier step)
+            x1, r1, change = x + dx, func(x + dx), measure(x, dx)
+            # accept if converged, or contracting (updates shrink 4x; the first update, made
+            # with a Jacobian from an earlier step, must not increase the residual)
+            good = (change <= sim.newton_rtol) | (
+                (change <= 0.25 * prev) & ((it > 0) | (size(lu, r1) <= size(lu, r))))
+            x1, r1, lu, change = lax.cond(good, lambda: (x1, r1, lu, change),
+                                          lambda: refreshed(x, r))
+            return x1, r1, lu, change, it + 1
 
         def go_on(carry):
-            _, _, change, it = carry
+            *_, change, it = carry
             return (change > sim.newton_rtol) & (it < sim.max_iterations)
 
-        lu, dx, change = newton_step(guess)
-        x, _, change, _ = lax.while_loop(go_on, body, (guess + dx, lu, change, 1))
-        return x, change
+        x, _, lu, change, _ = lax.while_loop(go_on, body, (guess, func(guess), factors, jnp.inf, 0))
+        return x, (change, _as_floats(lu))
 
     def tangent_solve(g, b):
         return _equilibrated_solve(jax.jacfwd(g)(b), b)
 
-    ydot, change = lax.custom_root(f, predictor, newton, tangent_solve, has_aux=True)
-    return State(y_new(ydot), ydot), lax.stop_gradient(change)
+    ydot, (change, out) = lax.custom_root(f, predictor, newton, tangent_solve, has_aux=True)
+    if not sim.linear:
+        out = _from_floats(out)
+    return State(y_new(ydot), ydot), lax.stop_gradient(change), jax.tree_util.tree_map(
+        lax.stop_gradient, out)
+
+
+def _as_floats(factors):
+    """LU factors with the pivot indices as floats (custom_root's auxiliary output must be float)."""
+    (lu, piv), row, col = factors
+    return (lu, piv.astype(lu.dtype)), row, col
+
+
+def _from_floats(factors):
+    (lu, piv), row, col = factors
+    return (lu, piv.astype(jnp.int32)), row, col
 
 
 def _factorize(jac: jax.Array, inverse: bool = False):
     """Factors of the row/column-equilibrated ``jac`` for `_lu_solve`.
 
-    Nonlinear networks: LU factors, reused by the iterations of a step until
-    they contract poorly (see `step`). Linear networks
+    Nonlinear networks: LU factors, reused across iterations and steps until
+    they stop serving (see `step`). Linear networks
     (``inverse=True``): the equilibrated Jacobian is the same at every step,
     so its inverse is formed once per run and each step is a matrix–vector
     product, which vectorises well over batches of parameter sets.
@@ -289,20 +315,17 @@ def check_converged(solution: Solution, sim: Simulation, where: str = "simulate"
             "with reversing flow: try more time points per cycle or a larger maximum_nonlinear_iterations")
 
 
-def _linear_factors(net, params, state, dt, sim, steady=False):
-    """The factored Jacobian shared by every step of a linear network (else None)."""
-    if not sim.linear:
-        return None
+def _first_factors(net, params, state, dt, sim, steady=False):
+    """The Jacobian of the first step, factored (kept for the whole run if the network is linear)."""
     f, _, predictor = _equations(net, params, state, 0.0, dt, sim, steady)
-    return _factorize(jax.jacfwd(f)(predictor), inverse=True)
+    return _factorize(jax.jacfwd(f)(predictor), inverse=sim.linear)
 
 
-def _scan_steps(net, params, carry, index, dt, sim, steady=False, progress=None, factors=None,
-                keep=False):
+def _scan_steps(net, params, carry, index, dt, sim, steady=False, progress=None, keep=False):
     """Steps from each time point in ``index`` (static length).
 
-    ``carry`` is ``(state, worst Newton update so far)``; returns the final
-    carry and, if ``keep``, the state (or y) after every step.
+    ``carry`` is ``(state, worst Newton update so far, Jacobian factors)``;
+    returns the final carry and, if ``keep``, the state (or y) after every step.
     """
 
     def body(c, i):
@@ -310,9 +333,9 @@ def _scan_steps(net, params, carry, index, dt, sim, steady=False, progress=None,
             lax.cond((i + 1) % (sim.pts_per_cycle - 1) == 0,
                      lambda: jax.debug.callback(progress, (i + 1) // (sim.pts_per_cycle - 1)),
                      lambda: None)
-        s, change = step(net, params, c[0], dt * i, dt, sim, steady, factors)
+        s, change, factors = step(net, params, c[0], dt * i, dt, sim, steady, c[2])
         worst = jnp.where(jnp.isnan(change) | (change > c[1]), change, c[1])
-        return (s, worst), ((s if sim.output_derivative else s.y) if keep else None)
+        return (s, worst, factors), ((s if sim.output_derivative else s.y) if keep else None)
 
     return lax.scan(body, carry, index)
 
@@ -325,9 +348,9 @@ def steady_initial_state(net: Network, params: Params, sim: Simulation) -> State
 def _steady_initial(net, params, sim):
     zeros = jnp.zeros(net.num_vars, jnp.result_type(float))
     state, params, dt = State(zeros, zeros), steady_values(params), sim.period / 10.0
-    factors = _linear_factors(net, params, state, dt, sim, steady=True)
-    return _scan_steps(net, params, (state, jnp.zeros((), zeros.dtype)), jnp.arange(STEADY_INIT_STEPS),
-                       dt, sim, True, factors=factors)[0]
+    factors = _first_factors(net, params, state, dt, sim, steady=True)
+    carry = (state, jnp.zeros((), zeros.dtype), factors)
+    return _scan_steps(net, params, carry, jnp.arange(STEADY_INIT_STEPS), dt, sim, True)[0][:2]
 
 
 def simulate(net: Network, params: Params, sim: Simulation, initial: State | None = None,
@@ -359,8 +382,8 @@ def simulate(net: Network, params: Params, sim: Simulation, initial: State | Non
     start_values = steady_values(params) if sim.steady_initial else at_time(params, 0.0)
     params = with_initial_state(net, params, initial.y, initial.ydot, start_values)
     dt, k, first = sim.dt, sim.output_interval, sim.first_output
-    run = functools.partial(_scan_steps, net, params, dt=dt, sim=sim, progress=progress,
-                            factors=_linear_factors(net, params, initial, dt, sim))
+    run = functools.partial(_scan_steps, net, params, dt=dt, sim=sim, progress=progress)
+    carry = (*carry, _first_factors(net, params, initial, dt, sim))
     carry, _ = run(carry, jnp.arange(first))
     state = carry[0]
     n_later = sim.num_outputs - 1
