@@ -75,9 +75,9 @@ class Network:
         return len(self.var_names)
 
     def var_kind(self) -> np.ndarray:
-        """0 for pressures, 1 for flows, 2 for internal variables (per variable)."""
-        return np.array([0 if v.startswith("pressure:") and v.count(":") == 2
-                         else 1 if v.startswith("flow:") and v.count(":") == 2 else 2
+        """0 for pressures (also internal ones, e.g. ``pressure_c``), 1 for flows, 2 for other
+        internal variables such as volumes (per variable): groups sharing one unit."""
+        return np.array([0 if v.startswith("pressure") else 1 if v.startswith("flow") else 2
                          for v in self.var_names])
 
 

@@ -227,7 +227,7 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
 
     def newton(func, guess):
         if sim.linear:
-            x = guess + _lu_solve(factors, -func(guess))
+            x = guess + _solve(factors, -func(guess))
             return x, (jnp.where(jnp.all(jnp.isfinite(x)), 0.0, jnp.inf), factors)
 
         def size(lu, r):  # residual in units of the variables (row equilibration)
@@ -235,12 +235,12 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
 
         def refreshed(x, r):  # a full Newton step from x
             lu = _factorize(jax.jacfwd(func)(x))
-            dx = _lu_solve(lu, -r)
+            dx = _solve(lu, -r)
             return x + dx, func(x + dx), lu, measure(x, dx)
 
         def body(carry):
             x, r, lu, prev, it = carry
-            dx = _lu_solve(lu, -r)  # with the Jacobian at hand (possibly from an earlier step)
+            dx = _solve(lu, -r)  # with the Jacobian at hand (possibly from an earlier step)
             x1, r1, change = x + dx, func(x + dx), measure(x, dx)
             # accept if converged, or contracting (updates shrink 4x; the first update, made
             # with a Jacobian from an earlier step, must not increase the residual)
@@ -266,7 +266,7 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
 
 
 def _factorize(jac: jax.Array):
-    """The inverse of the row/column-equilibrated ``jac``, with its scalings (for `_lu_solve`).
+    """The inverse of the row/column-equilibrated ``jac``, with its scalings (for `_solve`).
 
     Formed rarely (once per linear run; on a refresh for nonlinear ones, see
     `step`) and applied often, so an explicit inverse — one matrix–vector
@@ -280,7 +280,7 @@ def _factorize(jac: jax.Array):
     return jnp.linalg.inv(scaled * col[None, :]), row, col
 
 
-def _lu_solve(factors, rhs):
+def _solve(factors, rhs):
     """Solve ``jac x = rhs`` with `_factorize` output."""
     inverse, row, col = factors
     return col * (inverse @ (rhs * row))
