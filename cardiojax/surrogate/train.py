@@ -1,0 +1,198 @@
+"""Training, evaluation, checkpoints and `predict_ffr` for the graph network.
+
+Loss per batch (means over valid segment slots of the labelled trees):
+
+    data    = mean (FFR_pred − FFR)² + mean (drop_pred − drop)²
+    physics = mean (drop_pred − (R + S|Q|)·Q / P_a)²        (over all trees)
+    loss    = data + physics_weight · physics
+
+The physics term is the residual of the steady network equations on the
+predicted pressures: outlet flows follow from the predicted outlet pressures
+and the outlet resistances, every segment's flow is the sum of the outlet
+flows below it (mass conservation at every junction by construction), and
+each segment's predicted drop must obey its pressure–flow law with the
+solver's own R and S (`segment_coefficients`). It needs no labels, so trees
+without labels still train the model (``labelled`` mask).
+
+Networks run in float32; labels come from the float64 solver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx, serialization
+
+from cardiojax.clinical import HyperemiaParams, with_hyperemic_outlets
+from cardiojax.io.files import atomic_path
+from cardiojax.lumped.elements import segment_coefficients
+from cardiojax.surrogate.data import Dataset, as_float32
+from cardiojax.surrogate.graph import tree_to_graph
+from cardiojax.surrogate.models import GraphNetwork, ffr_from_drops
+from cardiojax.tree.traversal import is_outlet, subtree_sum
+from cardiojax.tree.vessel_tree import VesselTree
+from cardiojax.units import Blood
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Model size and optimisation settings (saved with every checkpoint)."""
+
+    hidden: int = 64
+    steps: int = 4
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    epochs: int = 20
+    physics_weight: float = 0.0
+    seed: int = 0
+
+
+def make_model(config: TrainConfig) -> GraphNetwork:
+    return GraphNetwork(config.hidden, config.steps, rngs=nnx.Rngs(config.seed))
+
+
+def physics_residual(tree: VesselTree, drops: jax.Array, aortic_pressure, blood: Blood = Blood()):
+    """Per-slot residual of the segment law on predicted drops (fraction of P_a), ``(B, cap)``."""
+    drops = drops.reshape(tree.parent.shape)
+    pa = jnp.asarray(aortic_pressure)[..., None]
+    p_out = pa * ffr_from_drops(tree, drops)
+    outlet = is_outlet(tree)
+    q_outlet = jnp.where(outlet, (p_out - tree.outlet_pressure) / jnp.where(outlet, tree.outlet_resistance, 1.0),
+                         0.0)
+    q = subtree_sum(tree, q_outlet)
+    r, s = segment_coefficients(tree, blood)
+    return jnp.where(tree.valid, drops - (r + s * jnp.abs(q)) * q / pa, 0.0)
+
+
+def _masked_mean(x, mask):
+    return jnp.sum(jnp.where(mask, x, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def loss_terms(model: GraphNetwork, trees: VesselTree, ffr: jax.Array, drop: jax.Array,
+               labelled: jax.Array, aortic_pressure: float, physics_weight: float,
+               blood: Blood = Blood()):
+    """``(loss, {"data", "physics"})`` for a batch of trees (see module docstring)."""
+    graph = tree_to_graph(trees, aortic_pressure, blood)
+    drops = model(graph).reshape(trees.parent.shape)
+    pred = ffr_from_drops(trees, drops)
+    mask = trees.valid & labelled[:, None]
+    data = _masked_mean((pred - ffr) ** 2, mask) + _masked_mean((drops - drop) ** 2, mask)
+    physics = _masked_mean(physics_residual(trees, drops, aortic_pressure, blood) ** 2, trees.valid)
+    return data + physics_weight * physics, {"data": data, "physics": physics}
+
+
+def _batches(n: int, size: int, rng: np.random.Generator):
+    order = rng.permutation(n)
+    for start in range(0, n - size + 1, size):
+        yield order[start:start + size]
+
+
+def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
+          params: HyperemiaParams = HyperemiaParams(), blood: Blood = Blood(),
+          labelled: np.ndarray | None = None, model: GraphNetwork | None = None,
+          progress: Callable[[dict], None] | None = None) -> tuple[GraphNetwork, list[dict]]:
+    """Train a graph network; returns the model and one history row per epoch.
+
+    ``labelled``: boolean per training tree (default all) — unlabelled trees
+    enter only the physics term. ``progress(row)`` is called after every epoch.
+    """
+    if len(train_set) < config.batch_size:
+        raise ValueError(f"train: {len(train_set)} training trees; expected at least batch_size = "
+                         f"{config.batch_size}")
+    model = model or make_model(config)
+    optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
+    trees = as_float32(train_set.trees)
+    ffr = train_set.labels["ffr_out"].astype(np.float32)
+    drop = train_set.labels["drop"].astype(np.float32)
+    labelled = np.ones(len(train_set), bool) if labelled is None else np.asarray(labelled, bool)
+    aortic = float(params.aortic_pressure)
+
+    @nnx.jit
+    def step(model, optimizer, t, f, d, lab):
+        def loss(m):
+            return loss_terms(m, t, f, d, lab, aortic, config.physics_weight, blood)
+
+        (value, parts), grads = nnx.value_and_grad(loss, has_aux=True)(model)
+        optimizer.update(model, grads)
+        return value, parts
+
+    rng = np.random.default_rng(config.seed)
+    history = []
+    for epoch in range(config.epochs):
+        t0, losses = time.perf_counter(), []
+        for idx in _batches(len(train_set), config.batch_size, rng):
+            batch = jax.tree_util.tree_map(lambda a, _i=idx: a[_i], trees)
+            value, parts = step(model, optimizer, batch, ffr[idx], drop[idx], labelled[idx])
+            losses.append([float(value), float(parts["data"]), float(parts["physics"])])
+        row = {"epoch": epoch + 1, "loss": float(np.mean([x[0] for x in losses])),
+               "data": float(np.mean([x[1] for x in losses])),
+               "physics": float(np.mean([x[2] for x in losses])), "seconds": time.perf_counter() - t0}
+        if val_set is not None:
+            pred = predict_batch(model, val_set.trees, params, blood)
+            row["val_mae"] = float(np.mean(np.abs(pred - val_set.labels["ffr_out"])[val_set.trees.valid]))
+        history.append(row)
+        if progress is not None:
+            progress(row)
+    return model, history
+
+
+@nnx.jit
+def _predict(model, trees, aortic, blood):
+    return ffr_from_drops(trees, model(tree_to_graph(trees, aortic, blood)))
+
+
+def predict_batch(model: GraphNetwork, trees: VesselTree, params: HyperemiaParams = HyperemiaParams(),
+                  blood: Blood = Blood(), batch_size: int = 1000) -> np.ndarray:
+    """Predicted FFR at every segment end, ``(N, cap)``, for trees whose outlets are already set."""
+    trees = as_float32(trees)
+    n = trees.parent.shape[0]
+    out = []
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        idx = np.arange(start, start + batch_size) % n if stop - start < batch_size else np.arange(start, stop)
+        part = jax.tree_util.tree_map(lambda a, _i=idx: a[_i], trees)  # fixed shape: one compile
+        out.append(np.asarray(_predict(model, part, jnp.float32(params.aortic_pressure), blood))[:stop - start])
+    return np.concatenate(out)
+
+
+def predict_ffr(model: GraphNetwork, tree: VesselTree, params: HyperemiaParams = HyperemiaParams(),
+                blood: Blood = Blood()) -> np.ndarray:
+    """Surrogate FFR at every segment end of one tree, ``(cap,)``, with the hyperemia recipe applied."""
+    if tree.parent.ndim != 1:
+        raise ValueError(f"predict_ffr: expected a single tree, got batch shape {tree.parent.shape[:-1]}")
+    tree = with_hyperemic_outlets(tree, params)
+    batch = jax.tree_util.tree_map(lambda a: a[None], tree)
+    return np.asarray(_predict(model, as_float32(batch), jnp.float32(params.aortic_pressure), blood))[0]
+
+
+def save_checkpoint(path: str | os.PathLike, model: GraphNetwork, config: TrainConfig,
+                    extra: dict | None = None) -> None:
+    """Model parameters (msgpack of the pure state dict) and config (JSON) in one file, atomically."""
+    state = nnx.to_pure_dict(nnx.state(model))
+    payload = {"config": json.dumps(dataclasses.asdict(config)), "extra": json.dumps(extra or {}),
+               "state": state}
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(serialization.msgpack_serialize(payload))
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[GraphNetwork, TrainConfig, dict]:
+    """Read `save_checkpoint`'s file: ``(model, config, extra)``."""
+    with open(path, "rb") as fh:
+        payload = serialization.msgpack_restore(fh.read())
+    try:
+        config = TrainConfig(**json.loads(payload["config"]))
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a cardiojax surrogate checkpoint ({err})") from None
+    model = make_model(config)
+    state = nnx.state(model)
+    nnx.replace_by_pure_dict(state, payload["state"])
+    nnx.update(model, state)
+    return model, config, json.loads(payload["extra"])
