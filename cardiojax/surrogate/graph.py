@@ -17,8 +17,11 @@ mm, length in cm, lesion severity, length and position), topology (depth,
 outlet, root), boundary condition (log10 of the outlet resistance in
 Pa·s/m³ and outlet pressure over the aortic pressure) and the steady law's
 coefficients of the segment (log10 of R, and of S·Q_ref with a reference flow
-so that it is a resistance). The geometric features invert exactly
-(`tree_fields_from_graph`).
+so that it is a resistance), and first-order flow estimates that need no
+solve: G = Σ 1/R_outlet over the outlets below a segment (its flow if every
+outlet saw the full aortic pressure is P_a·G), the drop that flow would cause
+as a fraction of P_a, ``(R + S·P_a·G)·G``, and its sum along the root path.
+The geometric features invert exactly (`tree_fields_from_graph`).
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ import jax.numpy as jnp
 import jraph
 
 from cardiojax.lumped.elements import segment_coefficients
-from cardiojax.tree.traversal import depth, is_outlet, is_root
+from cardiojax.tree.traversal import depth, is_outlet, is_root, path_sum, subtree_sum
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import ML_PER_S, Blood
 
 NODE_FEATURES = ("log_r_in_mm", "log_r_out_mm", "length_cm", "stenosis_severity", "stenosis_length_cm",
                  "stenosis_position", "depth_frac", "is_outlet", "is_root", "log10_outlet_resistance",
-                 "outlet_pressure_frac", "log10_resistance", "log10_stenosis_resistance")
+                 "outlet_pressure_frac", "log10_resistance", "log10_stenosis_resistance",
+                 "log10_subtree_conductance", "drop_estimate", "path_drop_estimate")
 EDGE_TYPES = ("up", "down", "to_root", "from_root")
 #: Reference flow that turns the stenosis coefficient S (Pa·s²/m⁶) into a resistance S·Q_ref.
 Q_REF = 1.0 * ML_PER_S
@@ -45,13 +49,18 @@ def node_features(tree: VesselTree, aortic_pressure, blood: Blood = Blood()) -> 
     r, s = segment_coefficients(tree, blood)
     valid = tree.valid
     depth_frac = depth(tree) / max(tree.max_depth, 1)
+    pa = jnp.asarray(aortic_pressure)[..., None]
+    outlet = is_outlet(tree)
+    g = subtree_sum(tree, jnp.where(outlet, 1.0 / jnp.where(outlet, tree.outlet_resistance, 1.0), 0.0))
+    drop0 = jnp.where(valid, jnp.clip((r + s * pa * g) * g, 0.0, 5.0), 0.0)
     feats = [
         jnp.log(tree.r_in * 1e3), jnp.log(tree.r_out * 1e3), tree.length * 100.0,
         tree.stenosis_severity, tree.stenosis_length * 100.0, tree.stenosis_position, depth_frac,
         is_outlet(tree).astype(r.dtype), is_root(tree).astype(r.dtype),
         jnp.where(is_outlet(tree), jnp.log10(jnp.maximum(tree.outlet_resistance, 1.0)), 0.0),
-        tree.outlet_pressure / jnp.asarray(aortic_pressure)[..., None],
+        tree.outlet_pressure / pa,
         jnp.log10(jnp.maximum(r, 1.0)), jnp.log10(1.0 + s * Q_REF),
+        jnp.log10(jnp.maximum(g, 1e-14)) + 10.0, drop0, jnp.clip(path_sum(tree, drop0), 0.0, 5.0),
     ]
     x = jnp.stack(feats, axis=-1)
     return jnp.where(valid[..., None], x, 0.0)

@@ -44,7 +44,11 @@ from cardiojax.units import Blood
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Model size and optimisation settings (saved with every checkpoint)."""
+    """Model size and optimisation settings (saved with every checkpoint).
+
+    Adam with gradient clipping (global norm 1) and a warm-up + cosine decay
+    of the learning rate from ``learning_rate`` to 1 % of it over all steps.
+    """
 
     hidden: int = 64
     steps: int = 4
@@ -108,7 +112,11 @@ def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
         raise ValueError(f"train: {len(train_set)} training trees; expected at least batch_size = "
                          f"{config.batch_size}")
     model = model or make_model(config)
-    optimizer = nnx.Optimizer(model, optax.adam(config.learning_rate), wrt=nnx.Param)
+    total = config.epochs * (len(train_set) // config.batch_size)
+    schedule = optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, min(100, total // 10 + 1),
+                                                  max(total, 2), config.learning_rate * 0.01)
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     trees = as_float32(train_set.trees)
     ffr = train_set.labels["ffr_out"].astype(np.float32)
     drop = train_set.labels["drop"].astype(np.float32)
