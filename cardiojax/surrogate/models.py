@@ -1,15 +1,20 @@
-"""Graph network for per-segment pressure drop and FFR (flax nnx).
+"""Surrogate models for per-segment pressure drop and FFR (flax nnx).
 
-Encode–process–decode (Battaglia et al. 2018): MLP encoders for node and edge
-features, ``steps`` rounds of message passing (edge update from sender,
-receiver and edge; node update from the sum of incoming messages, both
-residual with layer norm), and an MLP decoder per node.
+* `GraphNetwork` — encode–process–decode (Battaglia et al. 2018) on
+  `tree_to_graph` graphs: MLP encoders for node and edge features, ``steps``
+  rounds of message passing (edge update from sender, receiver and edge;
+  node update from the sum of incoming messages; both residual with layer
+  norm), and an MLP decoder per node.
+* `TreeLSTM` — a child-sum tree-LSTM (Tai et al. 2015) swept leaves→root,
+  then an LSTM swept root→leaves on top of it; each sweep is a `lax.scan`
+  over ``max_depth + 1`` level passes over every node of the batch at once
+  (the batch is one forest), no loop over nodes.
 
-The decoder predicts each segment's pressure drop as a fraction of the
-aortic pressure, made non-negative by a softplus; FFR at a segment's end is
-then ``1 − Σ`` of the drops along its path from the root
-(`ffr_from_drops`), so predictions are consistent along every path and FFR
-never rises downstream, like the solver's.
+Both decode each segment's pressure drop as a fraction of the aortic
+pressure, made non-negative by a softplus (``model.drops(trees, P_a)``); FFR
+at a segment's end is then ``1 − Σ`` of the drops along its path from the
+root (`ffr_from_drops`), so predictions are consistent along every path and
+FFR never rises downstream, like the solver's.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import jax
 import jax.numpy as jnp
 import jraph
 from flax import nnx
+from jax import lax
 
-from cardiojax.surrogate.graph import EDGE_TYPES, NODE_FEATURES
+from cardiojax.surrogate.graph import EDGE_TYPES, NODE_FEATURES, node_features, tree_to_graph
 from cardiojax.tree.traversal import path_sum
 from cardiojax.tree.vessel_tree import VesselTree
 
@@ -70,6 +76,77 @@ class GraphNetwork(nnx.Module):
             h = n_norm(h + node_mlp(jnp.concatenate([h, incoming], -1)))
         drop = jax.nn.softplus(self.decoder(h)[:, 0])
         return jnp.where(graph.nodes["mask"], drop, 0.0)
+
+    def drops(self, trees: VesselTree, aortic_pressure, blood) -> jax.Array:
+        """Drop fractions ``(B, cap)`` of a batch of trees."""
+        graph = tree_to_graph(trees, aortic_pressure, blood)
+        graph = graph._replace(nodes=dict(graph.nodes, x=graph.nodes["x"].astype(jnp.float32)),
+                               edges={k: v.astype(jnp.float32) for k, v in graph.edges.items()})
+        return self(graph).reshape(trees.parent.shape)
+
+
+class TreeLSTM(nnx.Module):
+    """Child-sum tree-LSTM up the tree, then an LSTM down it (see module docstring).
+
+    Args:
+      hidden: width of the node encoding and of both LSTM states.
+      rngs: parameter initialisation.
+    """
+
+    def __init__(self, hidden: int = 64, *, rngs: nnx.Rngs):
+        h = hidden
+        init = nnx.initializers.lecun_normal()
+        self.encoder = MLP([len(NODE_FEATURES), h, h], rngs=rngs)
+        self.w_up = nnx.Param(init(rngs.params(), (h, 4 * h), jnp.float32))  # gates i, o, u, f from x
+        self.u_iou = nnx.Param(init(rngs.params(), (h, 3 * h), jnp.float32))  # from Σ children h
+        self.u_f = nnx.Param(init(rngs.params(), (h, h), jnp.float32))  # per-child forget gate
+        self.b_up = nnx.Param(jnp.zeros(4 * h, jnp.float32).at[3 * h:].set(1.0))
+        self.w_down = nnx.Param(init(rngs.params(), (2 * h, 4 * h), jnp.float32))  # gates i, f, o, u
+        self.u_down = nnx.Param(init(rngs.params(), (h, 4 * h), jnp.float32))
+        self.b_down = nnx.Param(jnp.zeros(4 * h, jnp.float32).at[h:2 * h].set(1.0))
+        self.decoder = MLP([2 * h, h, 1], rngs=rngs)
+        self.hidden = h
+
+    def drops(self, trees: VesselTree, aortic_pressure, blood) -> jax.Array:
+        """Drop fractions ``(B, cap)`` of a batch of trees (or ``(cap,)`` of one)."""
+        shape = trees.parent.shape
+        b = 1 if len(shape) == 1 else shape[0]
+        cap, n, h = shape[-1], b * shape[-1], self.hidden
+        x = self.encoder(node_features(trees, aortic_pressure, blood).astype(jnp.float32).reshape(n, -1))
+        valid = trees.valid.reshape(n)
+        parent = trees.parent.reshape(b, cap)
+        has_parent = valid & (parent.reshape(n) >= 0)
+        slot = jnp.where(has_parent, (parent + (jnp.arange(b) * cap)[:, None]).reshape(n), n)
+        xw_up = x @ self.w_up[...] + self.b_up[...]
+        xw_f_parent = jnp.concatenate([xw_up[:, 3 * h:], jnp.zeros((1, h), x.dtype)])[slot]
+        u_iou, u_f = self.u_iou[...], self.u_f[...]
+
+        def up(state, _):  # children → parent: Σ h, Σ f ⊙ c with the child's forget gate
+            hh, cc = state
+            f = jax.nn.sigmoid(xw_f_parent + hh @ u_f)
+            live = has_parent[:, None]
+            sum_h = jax.ops.segment_sum(jnp.where(live, hh, 0.0), slot, num_segments=n + 1)[:n]
+            sum_fc = jax.ops.segment_sum(jnp.where(live, f * cc, 0.0), slot, num_segments=n + 1)[:n]
+            i, o, u = jnp.split(xw_up[:, :3 * h] + sum_h @ u_iou, 3, axis=-1)
+            cc = jax.nn.sigmoid(i) * jnp.tanh(u) + sum_fc
+            return (jax.nn.sigmoid(o) * jnp.tanh(cc), cc), None
+
+        zeros = jnp.zeros((n, h), x.dtype)
+        (h_up, _), _ = lax.scan(up, (zeros, zeros), None, length=trees.max_depth + 1)
+        xw_down = jnp.concatenate([x, h_up], -1) @ self.w_down[...] + self.b_down[...]
+        u_down = self.u_down[...]
+
+        def down(state, _):  # parent → children
+            hh, cc = state
+            hp = jnp.concatenate([hh, jnp.zeros((1, h), x.dtype)])[slot]
+            cp = jnp.concatenate([cc, jnp.zeros((1, h), x.dtype)])[slot]
+            i, f, o, u = jnp.split(xw_down + hp @ u_down, 4, axis=-1)
+            cc = jax.nn.sigmoid(f) * cp + jax.nn.sigmoid(i) * jnp.tanh(u)
+            return (jax.nn.sigmoid(o) * jnp.tanh(cc), cc), None
+
+        (h_down, _), _ = lax.scan(down, (zeros, zeros), None, length=trees.max_depth + 1)
+        drop = jax.nn.softplus(self.decoder(jnp.concatenate([h_up, h_down], -1))[:, 0])
+        return jnp.where(valid, drop, 0.0).reshape(shape)
 
 
 def ffr_from_drops(tree: VesselTree, drops: jax.Array) -> jax.Array:

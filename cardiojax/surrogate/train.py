@@ -35,8 +35,7 @@ from cardiojax.clinical import HyperemiaParams, with_hyperemic_outlets
 from cardiojax.io.files import atomic_path
 from cardiojax.lumped.elements import segment_coefficients
 from cardiojax.surrogate.data import Dataset, as_float32
-from cardiojax.surrogate.graph import tree_to_graph
-from cardiojax.surrogate.models import GraphNetwork, ffr_from_drops
+from cardiojax.surrogate.models import GraphNetwork, TreeLSTM, ffr_from_drops
 from cardiojax.tree.traversal import is_outlet, subtree_sum
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
@@ -50,6 +49,7 @@ class TrainConfig:
     of the learning rate from ``learning_rate`` to 1 % of it over all steps.
     """
 
+    model: str = "gnn"
     hidden: int = 64
     steps: int = 4
     learning_rate: float = 1e-3
@@ -59,8 +59,16 @@ class TrainConfig:
     seed: int = 0
 
 
-def make_model(config: TrainConfig) -> GraphNetwork:
-    return GraphNetwork(config.hidden, config.steps, rngs=nnx.Rngs(config.seed))
+MODELS = ("gnn", "tree_lstm")
+
+
+def make_model(config: TrainConfig) -> GraphNetwork | TreeLSTM:
+    """A fresh model: ``config.model`` is "gnn" (`GraphNetwork`) or "tree_lstm" (`TreeLSTM`)."""
+    if config.model == "gnn":
+        return GraphNetwork(config.hidden, config.steps, rngs=nnx.Rngs(config.seed))
+    if config.model == "tree_lstm":
+        return TreeLSTM(config.hidden, rngs=nnx.Rngs(config.seed))
+    raise ValueError(f"TrainConfig.model = {config.model!r}; expected one of {MODELS}")
 
 
 def physics_residual(tree: VesselTree, drops: jax.Array, aortic_pressure, blood: Blood = Blood()):
@@ -84,8 +92,7 @@ def loss_terms(model: GraphNetwork, trees: VesselTree, ffr: jax.Array, drop: jax
                labelled: jax.Array, aortic_pressure: float, physics_weight: float,
                blood: Blood = Blood()):
     """``(loss, {"data", "physics"})`` for a batch of trees (see module docstring)."""
-    graph = tree_to_graph(trees, aortic_pressure, blood)
-    drops = model(graph).reshape(trees.parent.shape)
+    drops = model.drops(trees, aortic_pressure, blood)
     pred = ffr_from_drops(trees, drops)
     mask = trees.valid & labelled[:, None]
     data = _masked_mean((pred - ffr) ** 2, mask) + _masked_mean((drops - drop) ** 2, mask)
@@ -154,7 +161,7 @@ def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
 
 @nnx.jit
 def _predict(model, trees, aortic, blood):
-    return ffr_from_drops(trees, model(tree_to_graph(trees, aortic, blood)))
+    return ffr_from_drops(trees, model.drops(trees, aortic, blood))
 
 
 def predict_batch(model: GraphNetwork, trees: VesselTree, params: HyperemiaParams = HyperemiaParams(),

@@ -58,8 +58,9 @@ def test_graph_round_trip(labelled):
     np.testing.assert_array_equal(mask.reshape(b, -1).sum(-1), n_edges_per_tree)
 
 
-def test_padding_does_not_change_predictions(labelled):
-    model = make_model(SMALL)
+@pytest.mark.parametrize("kind", ["gnn", "tree_lstm"])
+def test_padding_does_not_change_predictions(labelled, kind):
+    model = make_model(dataclasses.replace(SMALL, model=kind))
     tree = take(labelled.trees, 0)
     wide = pad(tree, 96)
     a = predict_ffr(model, tree)
@@ -71,14 +72,15 @@ def test_padding_does_not_change_predictions(labelled):
     np.testing.assert_allclose(batch[0][valid], a[valid], rtol=1e-5, atol=1e-6)
 
 
-def test_training_lowers_the_loss_and_checkpoint_round_trips(labelled, tmp_path):
-    history = []
-    model, history = train(labelled, None, dataclasses.replace(SMALL, epochs=4))
+@pytest.mark.parametrize("kind", ["gnn", "tree_lstm"])
+def test_training_lowers_the_loss_and_checkpoint_round_trips(labelled, tmp_path, kind):
+    config = dataclasses.replace(SMALL, model=kind, epochs=4)
+    model, history = train(labelled, None, config)
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
     path = tmp_path / "model.ckpt"
-    save_checkpoint(path, model, SMALL, {"note": "test"})
-    restored, config, extra = load_checkpoint(path)
-    assert config == SMALL and extra == {"note": "test"}
+    save_checkpoint(path, model, config, {"note": "test"})
+    restored, restored_config, extra = load_checkpoint(path)
+    assert restored_config == config and extra == {"note": "test"}
     np.testing.assert_array_equal(predict_batch(restored, labelled.trees), predict_batch(model, labelled.trees))
     with pytest.raises(ValueError, match="not a cardiojax surrogate checkpoint"):
         from flax import serialization
