@@ -3,16 +3,17 @@
 Loss per batch (means over valid segment slots of the labelled trees):
 
     data    = mean (FFR_pred − FFR)² + mean (drop_pred − drop)²
-    physics = mean (drop_pred − (R + S|Q|)·Q / P_a)²        (over all trees)
+    physics = mean (Q_law − Q_mass)² / Q_ref²                 (over all trees)
     loss    = data + physics_weight · physics
 
 The physics term is the residual of the steady network equations on the
-predicted pressures: outlet flows follow from the predicted outlet pressures
-and the outlet resistances, every segment's flow is the sum of the outlet
-flows below it (mass conservation at every junction by construction), and
-each segment's predicted drop must obey its pressure–flow law with the
-solver's own R and S (`segment_coefficients`). It needs no labels, so trees
-without labels still train the model (``labelled`` mask).
+predicted pressures (`physics_residual`): outlet flows follow from the
+predicted outlet pressures and the outlet resistances, every segment's flow
+is the sum of the outlet flows below it (mass conservation at every
+junction), and must equal the flow its pressure–flow law gives for the
+predicted drop with the solver's own R and S (`segment_coefficients`). It
+needs no labels, so trees without labels still train the model
+(``labelled`` mask).
 
 Networks run in float32; labels come from the float64 solver.
 """
@@ -72,16 +73,28 @@ def make_model(config: TrainConfig) -> GraphNetwork | TreeLSTM:
 
 
 def physics_residual(tree: VesselTree, drops: jax.Array, aortic_pressure, blood: Blood = Blood()):
-    """Per-slot residual of the segment law on predicted drops (fraction of P_a), ``(B, cap)``."""
+    """Per-slot residual of the steady network equations on predicted drops, ``(B, cap)``.
+
+    Two flows through every segment must agree: the flow its pressure–flow
+    law gives for the predicted drop, ``Q_law = 2ΔP / (R + √(R² + 4S|ΔP|))``
+    (the law ``ΔP = (R + S|Q|)Q`` inverted), and the flow mass conservation
+    gives, ``Q_mass`` = Σ over the outlets below of (p_out − P_d)/R_outlet with
+    the predicted outlet pressures. The residual is their difference over
+    the tree's reference flow P_a·Σ 1/R_outlet (dimensionless). In flow form
+    it stays well scaled across near-occluding lesions, where the pressure
+    form ``ΔP − (R + S|Q|)Q`` amplifies small pressure errors enormously.
+    """
     drops = drops.reshape(tree.parent.shape)
     pa = jnp.asarray(aortic_pressure)[..., None]
     p_out = pa * ffr_from_drops(tree, drops)
     outlet = is_outlet(tree)
-    q_outlet = jnp.where(outlet, (p_out - tree.outlet_pressure) / jnp.where(outlet, tree.outlet_resistance, 1.0),
-                         0.0)
-    q = subtree_sum(tree, q_outlet)
+    conductance = jnp.where(outlet, 1.0 / jnp.where(outlet, tree.outlet_resistance, 1.0), 0.0)
+    q_mass = subtree_sum(tree, conductance * (p_out - tree.outlet_pressure))
     r, s = segment_coefficients(tree, blood)
-    return jnp.where(tree.valid, drops - (r + s * jnp.abs(q)) * q / pa, 0.0)
+    dp = drops * pa
+    q_law = 2.0 * dp / (r + jnp.sqrt(r * r + 4.0 * s * jnp.abs(dp)))
+    q_ref = pa * jnp.sum(conductance, axis=-1, keepdims=True)
+    return jnp.where(tree.valid, (q_law - q_mass) / q_ref, 0.0)
 
 
 def _masked_mean(x, mask):
