@@ -23,17 +23,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx, serialization
+import orbax.checkpoint as ocp
+from flax import nnx
 
 from cardiojax.clinical import HyperemiaParams, with_hyperemic_outlets
-from cardiojax.io.files import atomic_path
 from cardiojax.lumped.elements import segment_coefficients
 from cardiojax.surrogate.data import Dataset, as_float32
 from cardiojax.surrogate.models import GraphNetwork, TreeLSTM, ffr_from_drops
@@ -201,26 +203,41 @@ def predict_ffr(model: GraphNetwork, tree: VesselTree, params: HyperemiaParams =
     return np.asarray(_predict(model, as_float32(batch), jnp.float32(params.aortic_pressure), blood))[0]
 
 
-def save_checkpoint(path: str | os.PathLike, model: GraphNetwork, config: TrainConfig,
+def save_checkpoint(path: str | os.PathLike, model: GraphNetwork | TreeLSTM, config: TrainConfig,
                     extra: dict | None = None) -> None:
-    """Model parameters (msgpack of the pure state dict) and config (JSON) in one file, atomically."""
-    state = nnx.to_pure_dict(nnx.state(model))
-    payload = {"config": json.dumps(dataclasses.asdict(config)), "extra": json.dumps(extra or {}),
-               "state": state}
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(serialization.msgpack_serialize(payload))
+    """Save a checkpoint directory: ``state/`` (orbax) and ``config.json`` (config + ``extra``).
+
+    Written to a temporary directory next to ``path`` and renamed, so an
+    interrupted save never leaves a half-written checkpoint; an existing
+    checkpoint at ``path`` is replaced.
+    """
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(tmp / "state", nnx.to_pure_dict(nnx.state(model)))
+    checkpointer.wait_until_finished()
+    (tmp / "config.json").write_text(json.dumps({"config": dataclasses.asdict(config), "extra": extra or {}},
+                                                indent=1))
+    old = path.with_name(f".{path.name}.old{os.getpid()}")
+    if path.exists():
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[GraphNetwork, TrainConfig, dict]:
-    """Read `save_checkpoint`'s file: ``(model, config, extra)``."""
-    with open(path, "rb") as fh:
-        payload = serialization.msgpack_restore(fh.read())
+def load_checkpoint(path: str | os.PathLike) -> tuple[GraphNetwork | TreeLSTM, TrainConfig, dict]:
+    """Read `save_checkpoint`'s directory: ``(model, config, extra)``."""
+    path = Path(path).absolute()
     try:
-        config = TrainConfig(**json.loads(payload["config"]))
-    except (KeyError, TypeError) as err:
+        meta = json.loads((path / "config.json").read_text())
+        config = TrainConfig(**meta["config"])
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: not a cardiojax surrogate checkpoint ({err})") from None
     model = make_model(config)
     state = nnx.state(model)
-    nnx.replace_by_pure_dict(state, payload["state"])
+    restored = ocp.StandardCheckpointer().restore(path / "state", nnx.to_pure_dict(state))
+    nnx.replace_by_pure_dict(state, restored)
     nnx.update(model, state)
-    return model, config, json.loads(payload["extra"])
+    return model, config, meta["extra"]

@@ -82,11 +82,11 @@ def test_training_lowers_the_loss_and_checkpoint_round_trips(labelled, tmp_path,
     restored, restored_config, extra = load_checkpoint(path)
     assert restored_config == config and extra == {"note": "test"}
     np.testing.assert_array_equal(predict_batch(restored, labelled.trees), predict_batch(model, labelled.trees))
+    save_checkpoint(path, model, config, {"note": "replaced"})  # overwrite in place
+    assert load_checkpoint(path)[2] == {"note": "replaced"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
     with pytest.raises(ValueError, match="not a cardiojax surrogate checkpoint"):
-        from flax import serialization
-        bad = tmp_path / "bad.ckpt"
-        bad.write_bytes(serialization.msgpack_serialize({"x": np.zeros(2)}))
-        load_checkpoint(bad)
+        load_checkpoint(tmp_path / "missing")
 
 
 def test_physics_residual_vanishes_on_the_solver_solution(labelled):
