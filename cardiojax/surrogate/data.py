@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cardiojax.clinical import HyperemiaParams, hyperemic_ffr_batch
+from cardiojax.io.dataset import load_dataset, save_dataset
 from cardiojax.synth import CoronaryPrior, generate_batch, tree_keys
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
@@ -35,6 +36,21 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.trees.parent.shape[0])
+
+    def save(self, path, meta: dict | None = None) -> None:
+        """Write as a `cardiojax.io.dataset` ``.npz`` (``tree/<field>``, ``label/<name>``, ``meta``)."""
+        units = {"ffr_out": "1", "drop": "1 (fraction of the aortic pressure)", "p_out": "Pa",
+                 "flow": "m^3/s"}
+        save_dataset(path, self.trees, self.labels, {"label_units": units, **(meta or {})})
+
+    @staticmethod
+    def load(path) -> tuple[Dataset, dict]:
+        """Read a file written by `save`: ``(dataset, meta)``."""
+        trees, labels, meta = load_dataset(path)
+        missing = {"ffr_out", "drop"} - set(labels)
+        if missing:
+            raise ValueError(f"{path}: missing labels {sorted(missing)}; expected a surrogate dataset")
+        return Dataset(trees, labels), meta
 
     def take(self, index) -> Dataset:
         index = np.asarray(index)

@@ -99,8 +99,13 @@ def test_physics_residual_vanishes_on_the_solver_solution(labelled):
     assert np.max(np.abs(np.asarray(wrong))) > 1e-3
 
 
-def test_make_dataset_splits_are_disjoint_and_labelled():
+def test_make_dataset_splits_are_disjoint_and_labelled(tmp_path):
     train_set = make_dataset(3, "train", 6, capacity=64, batch_size=6)
+    train_set.save(tmp_path / "train.npz", {"seed": 3})
+    back, meta = Dataset.load(tmp_path / "train.npz")
+    assert meta["seed"] == 3 and meta["label_units"]["p_out"] == "Pa"
+    np.testing.assert_array_equal(back.labels["ffr_out"], train_set.labels["ffr_out"])
+    np.testing.assert_array_equal(np.asarray(back.trees.parent), np.asarray(train_set.trees.parent))
     test_set = make_dataset(3, "test", 6, capacity=64, batch_size=6)
     assert len(train_set) == 6
     assert not np.array_equal(np.asarray(train_set.trees.length), np.asarray(test_set.trees.length))
