@@ -2,6 +2,7 @@
 
 from cardiojax.io.svzerod import SvZeroDModel, read_svzerod, tree_to_svzerod
 from cardiojax.io.svzerod_results import read_results_csv, results_table, write_results_csv
+from cardiojax.io.svzerod_tree import svzerod_to_tree
 from cardiojax.io.tree_json import load_tree_json, save_tree_json, tree_from_dict, tree_to_dict
 from cardiojax.io.vtk import load_tree_vtu, save_tree_vtu, tree_to_mesh
 
@@ -28,6 +29,7 @@ __all__ = [
     "read_svzerod",
     "tree_to_svzerod",
     "SvZeroDModel",
+    "svzerod_to_tree",
     "results_table",
     "write_results_csv",
     "read_results_csv",

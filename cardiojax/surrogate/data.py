@@ -80,9 +80,21 @@ def make_dataset(seed: int, split: str, num: int, prior: CoronaryPrior = Coronar
         parts.append(jax.tree_util.tree_map(np.asarray, res))
         bar.update(n)
     bar.close()
-    res = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
+    return _as_dataset(jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts), params, split)
+
+
+def label_trees(trees: VesselTree, params: HyperemiaParams = HyperemiaParams(),
+                blood: Blood = Blood()) -> Dataset:
+    """Label given trees (a batch, e.g. read with `cardiojax.io`) with the hyperemia recipe and solver."""
+    if not jax.config.jax_enable_x64:
+        raise ValueError("label_trees: labels need float64; call jax.config.update('jax_enable_x64', True)")
+    res = jax.tree_util.tree_map(np.asarray, hyperemic_ffr_batch(trees, params, blood))
+    return _as_dataset(res, params, "given")
+
+
+def _as_dataset(res, params: HyperemiaParams, what: str) -> Dataset:
     if not np.all(np.where(res.tree.valid, res.flow.residual[:, None] < 1e-8, True)):
-        raise ValueError(f"make_dataset: the steady solver did not converge on some {split} trees")
+        raise ValueError(f"the steady solver did not converge on some {what} trees")
     aortic = float(params.aortic_pressure)
     labels = {"ffr_out": res.ffr_out, "drop": (res.flow.p_in - res.flow.p_out) / aortic,
               "p_out": res.flow.p_out, "flow": res.flow.flow}

@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from cardiojax.clinical import HyperemiaParams, hyperemic_ffr_batch  # noqa: E402
+from cardiojax.io import svzerod_to_tree  # noqa: E402
 from cardiojax.io.files import atomic_path  # noqa: E402
-from cardiojax.surrogate.data import make_dataset  # noqa: E402
+from cardiojax.surrogate.data import label_trees, make_dataset  # noqa: E402
 from cardiojax.surrogate.metrics import ffr_report  # noqa: E402
-from cardiojax.surrogate.train import TrainConfig, predict_batch, save_checkpoint, train  # noqa: E402
+from cardiojax.surrogate.train import MODELS, TrainConfig, predict_batch, save_checkpoint, train  # noqa: E402
 from cardiojax.synth import CoronaryPrior  # noqa: E402
 
 #: Training prior: the published ranges, branches ending below 0.5 mm radius (≈ CT resolution) not drawn.
@@ -42,7 +43,7 @@ SHIFTS = {
     "deeper_trees": dataclasses.replace(TRAIN_PRIOR, side_branches=(5, 5), second_generation=(2, 2),
                                         min_radius=0.0),
     "right_coronary": dataclasses.replace(TRAIN_PRIOR, side="right"),
-}
+}  # plus the VMR anatomy 0104_0001 read from its svZeroDSolver file (`_file_trees`)
 MODES = {  # n_train, n_val, n_test, n_shift, config
     "quick": (1000, 200, 500, 200, TrainConfig(hidden=48, steps=4, batch_size=32, epochs=6,
                                                learning_rate=2e-3)),
@@ -51,6 +52,14 @@ MODES = {  # n_train, n_val, n_test, n_shift, config
     "full": (13000, 1000, 2000, 1000, TrainConfig(hidden=128, steps=6, batch_size=64, epochs=100,
                                                   learning_rate=1e-3)),
 }
+
+
+def _file_trees(params):
+    """Trees read from outside files through cardiojax.io: the VMR anatomy of the svZeroDSolver data."""
+    path = ROOT.parent / "shared" / "data" / "hemo_reference" / "svZeroDSolver" / "vmr"
+    path = path / "0104_0001_optimal_from_0d.json"
+    tree = svzerod_to_tree(path, capacity=64)
+    return label_trees(jax.tree_util.tree_map(lambda a: a[None], tree), params)
 
 
 def _valid(data, values):
@@ -117,11 +126,13 @@ def main() -> int:
     mode.add_argument("--full", action="store_true", help="13,000 training trees (GPU)")
     ap.add_argument("--output", help="output folder (default runs/ffr_surrogate/<mode>)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", choices=MODELS, default="gnn", help="graph network or tree-LSTM (default gnn)")
     args = ap.parse_args()
     name = "quick" if args.quick else "full" if args.full else "default"
     n_train, n_val, n_test, n_shift, config = MODES[name]
-    config = dataclasses.replace(config, seed=args.seed)
-    out = Path(args.output or ROOT / "runs" / "ffr_surrogate" / name)
+    config = dataclasses.replace(config, seed=args.seed, model=args.model)
+    tag = name if args.model == "gnn" else f"{name}_{args.model}"
+    out = Path(args.output or ROOT / "runs" / "ffr_surrogate" / tag)
     out.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_enable_x64", True)  # labels from the float64 solver; the network runs float32
     params = HyperemiaParams()
@@ -131,6 +142,7 @@ def main() -> int:
             for split, n in (("train", n_train), ("val", n_val), ("test", n_test))}
     shifts = {k: make_dataset(args.seed, "shift", n_shift, prior, params, progress=True)
               for k, prior in SHIFTS.items()}
+    shifts["vmr_0104_0001_file"] = _file_trees(params)
     data_s = time.perf_counter() - t0
 
     def report(row):

@@ -172,3 +172,25 @@ def test_mean_only_and_derivative_layouts(coronary_cfg):
     table = results_table(model.network, sol, var_sim)
     assert list(table) == ["name", "time", "y"]
     assert set(table["name"]) == set(model.network.var_names) and "volume_im:OUT" in table["name"]
+
+
+def test_svzerod_file_as_a_vessel_tree(shared_data):
+    """The VMR anatomy becomes an 18-segment tree whose Poiseuille resistances are the file's."""
+    from cardiojax.io import svzerod_to_tree
+    from cardiojax.lumped.elements import poiseuille_resistance
+    from cardiojax.units import CGS_RESISTANCE
+
+    path = shared_data / "hemo_reference" / "svZeroDSolver" / "vmr" / "0104_0001_optimal_from_0d.json"
+    cfg = json.loads(path.read_text())
+    tree = svzerod_to_tree(cfg, capacity=64)
+    assert int(tree.num_segments) == 18 and tree.capacity == 64
+    names = [v["vessel_name"] for v in cfg["vessels"]]
+    assert np.asarray(tree.parent)[0] == -1 and np.all(np.asarray(tree.parent)[1:18] >= 0)
+    r = np.asarray(poiseuille_resistance(tree.length, tree.r_in, tree.r_out, 0.004))[:18]
+    expected = sorted(v["zero_d_element_values"]["R_poiseuille"] * CGS_RESISTANCE for v in cfg["vessels"])
+    np.testing.assert_allclose(np.sort(r), expected, rtol=1e-12)
+    assert len(names) == 18
+    bad = copy.deepcopy(cfg)
+    bad["junctions"][0]["inlet_vessels"] = [0, 1]
+    with pytest.raises(ValueError, match="junction 'J0': 2 inlet vessels; expected 1"):
+        svzerod_to_tree(bad)
