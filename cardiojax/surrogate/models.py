@@ -10,11 +10,12 @@
   over ``max_depth + 1`` level passes over every node of the batch at once
   (the batch is one forest), no loop over nodes.
 
-Both decode each segment's pressure drop as a fraction of the aortic
-pressure, made non-negative by a softplus (``model.drops(trees, P_a)``); FFR
-at a segment's end is then ``1 − Σ`` of the drops along its path from the
-root (`ffr_from_drops`), so predictions are consistent along every path and
-FFR never rises downstream, like the solver's.
+Both decode, per segment, the fraction of the inlet pressure that survives
+it, ``k = exp(−softplus(z)) ∈ (0, 1]``; FFR at a segment's end is the product
+of ``k`` along its path from the root, and the segment's pressure drop (a
+fraction of the aortic pressure) is FFR at its inlet minus FFR at its end
+(``model.drops(trees, P_a)``). So FFR stays in (0, 1], never rises
+downstream, and ``1 − Σ drops`` along a path (`ffr_from_drops`) is that FFR.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class GraphNetwork(nnx.Module):
         self.decoder = MLP([hidden, hidden, 1], rngs=rngs)
 
     def __call__(self, graph: jraph.GraphsTuple) -> jax.Array:
-        """Pressure drop over each node's segment as a fraction of the aortic pressure, ``(n_nodes,)``."""
+        """log of the pressure fraction kept over each node's segment (≤ 0), ``(n_nodes,)``."""
         h = self.node_encoder(graph.nodes["x"])
         e = self.edge_encoder(graph.edges["type"])
         mask = graph.edges["mask"][:, None]
@@ -92,15 +93,15 @@ class GraphNetwork(nnx.Module):
             e = e_norm(e + edge_mlp(h, e, graph.senders, graph.receivers))
             incoming = jax.ops.segment_sum(e * mask, graph.receivers, num_segments=n)
             h = n_norm(h + node_mlp(jnp.concatenate([h, incoming], -1)))
-        drop = jax.nn.softplus(self.decoder(h)[:, 0])
-        return jnp.where(graph.nodes["mask"], drop, 0.0)
+        log_keep = -jax.nn.softplus(self.decoder(h)[:, 0])
+        return jnp.where(graph.nodes["mask"], log_keep, 0.0)
 
     def drops(self, trees: VesselTree, aortic_pressure, blood) -> jax.Array:
         """Drop fractions ``(B, cap)`` of a batch of trees."""
         graph = tree_to_graph(trees, aortic_pressure, blood)
         graph = graph._replace(nodes=dict(graph.nodes, x=graph.nodes["x"].astype(jnp.float32)),
                                edges={k: v.astype(jnp.float32) for k, v in graph.edges.items()})
-        return self(graph).reshape(trees.parent.shape)
+        return _drops(trees, self(graph).reshape(trees.parent.shape))
 
 
 class TreeLSTM(nnx.Module):
@@ -163,8 +164,14 @@ class TreeLSTM(nnx.Module):
             return (jax.nn.sigmoid(o) * jnp.tanh(cc), cc), None
 
         (h_down, _), _ = lax.scan(down, (zeros, zeros), None, length=trees.max_depth + 1)
-        drop = jax.nn.softplus(self.decoder(jnp.concatenate([h_up, h_down], -1))[:, 0])
-        return jnp.where(valid, drop, 0.0).reshape(shape)
+        log_keep = -jax.nn.softplus(self.decoder(jnp.concatenate([h_up, h_down], -1))[:, 0])
+        return _drops(trees, jnp.where(valid, log_keep, 0.0).reshape(shape))
+
+
+def _drops(tree: VesselTree, log_keep: jax.Array) -> jax.Array:
+    """Drop fractions from per-segment log kept fractions: FFR at inlet − FFR at end."""
+    ffr_out = jnp.exp(path_sum(tree, log_keep))
+    return jnp.where(tree.valid, ffr_out * (jnp.exp(-log_keep) - 1.0), 0.0)
 
 
 def ffr_from_drops(tree: VesselTree, drops: jax.Array) -> jax.Array:
