@@ -115,10 +115,23 @@ def loss_terms(model: GraphNetwork, trees: VesselTree, ffr: jax.Array, drop: jax
     return data + physics_weight * physics, {"data": data, "physics": physics}
 
 
-def _batches(n: int, size: int, rng: np.random.Generator):
-    order = rng.permutation(n)
-    for start in range(0, n - size + 1, size):
-        yield order[start:start + size]
+def _batches(labelled: np.ndarray, size: int, rng: np.random.Generator):
+    """One epoch of index batches (``len // size`` of them).
+
+    All labelled: a shuffled pass. Some unlabelled: every batch holds half
+    labelled and half unlabelled trees (drawn at random), so the data term
+    sees as many labelled trees per step whatever the share of labels.
+    """
+    n = labelled.size
+    if labelled.all():
+        order = rng.permutation(n)
+        for start in range(0, n - size + 1, size):
+            yield order[start:start + size]
+        return
+    lab, unlab = np.flatnonzero(labelled), np.flatnonzero(~labelled)
+    half = size // 2
+    for _ in range(n // size):
+        yield np.concatenate([rng.choice(lab, half), rng.choice(unlab, size - half)])
 
 
 def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
@@ -128,7 +141,8 @@ def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
     """Train a graph network; returns the model and one history row per epoch.
 
     ``labelled``: boolean per training tree (default all) — unlabelled trees
-    enter only the physics term. ``progress(row)`` is called after every epoch.
+    enter only the physics term, and batches then mix labelled and unlabelled
+    trees half and half. ``progress(row)`` is called after every epoch.
     """
     if len(train_set) < config.batch_size:
         raise ValueError(f"train: {len(train_set)} training trees; expected at least batch_size = "
@@ -143,6 +157,9 @@ def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
     ffr = train_set.labels["ffr_out"].astype(np.float32)
     drop = train_set.labels["drop"].astype(np.float32)
     labelled = np.ones(len(train_set), bool) if labelled is None else np.asarray(labelled, bool)
+    if labelled.shape != (len(train_set),) or not labelled.any():
+        raise ValueError(f"train: labelled has shape {labelled.shape} with {int(labelled.sum())} labelled "
+                         f"trees; expected ({len(train_set)},) with at least one")
     aortic = float(params.aortic_pressure)
 
     @nnx.jit
@@ -158,7 +175,7 @@ def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
     history = []
     for epoch in range(config.epochs):
         t0, losses = time.perf_counter(), []
-        for idx in _batches(len(train_set), config.batch_size, rng):
+        for idx in _batches(labelled, config.batch_size, rng):
             batch = jax.tree_util.tree_map(lambda a, _i=idx: a[_i], trees)
             value, parts = step(model, optimizer, batch, ffr[idx], drop[idx], labelled[idx])
             losses.append([float(value), float(parts["data"]), float(parts["physics"])])

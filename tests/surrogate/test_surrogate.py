@@ -131,3 +131,14 @@ def test_metrics_against_hand_computed_examples():
     assert r["bias"] == pytest.approx(np.mean(ref + 0.1)) and r["sd"] == pytest.approx(np.std(ref, ddof=1))
     report = ffr_report(pred, ref)
     assert {"mae", "acc_080", "auc_080", "auc_075", "sensitivity_075"} <= set(report)
+
+
+def test_unlabelled_trees_train_through_the_physics_term(labelled):
+    """With 8 of 64 trees labelled, batches mix both halves and the physics residual falls."""
+    mask = np.arange(len(labelled)) < 8
+    config = dataclasses.replace(SMALL, epochs=4, physics_weight=1.0)
+    _, history = train(labelled, None, config, labelled=mask)
+    assert all(np.isfinite(h["loss"]) for h in history)
+    assert history[-1]["physics"] < history[0]["physics"]
+    with pytest.raises(ValueError, match="with 0 labelled trees"):
+        train(labelled, None, config, labelled=np.zeros(len(labelled), bool))
