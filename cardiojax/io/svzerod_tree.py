@@ -53,6 +53,10 @@ def svzerod_to_tree(source, capacity: int | None = None) -> VesselTree:
         k = queue.popleft()
         order.append(k)
         queue.extend(sorted(children[k]))
+    if len(order) != len(vessels):
+        lost = sorted(set(vessels) - set(order))
+        raise ValueError(f"vessel ids {lost} are not reachable from the inlet vessel {roots[0]} "
+                         "(a loop or a detached part); expected a tree")
     slot = {k: i for i, k in enumerate(order)}
     n = len(order)
     length, radius = np.zeros(n), np.zeros(n)
@@ -70,6 +74,9 @@ def svzerod_to_tree(source, capacity: int | None = None) -> VesselTree:
         radius[i] = (8.0 * mu * ell / (np.pi * r)) ** 0.25 / 100.0
         out = v.get("boundary_conditions", {}).get("outlet")
         if out is not None:
+            if out not in bcs:
+                raise ValueError(f"vessel '{v['vessel_name']}': outlet boundary condition {out!r} is not "
+                                 "defined in boundary_conditions")
             bc = bcs[out]
             kind = bc["bc_type"]
             if kind not in _OUTLET_R:

@@ -60,8 +60,11 @@ class Dataset:
 
 def make_dataset(seed: int, split: str, num: int, prior: CoronaryPrior = CoronaryPrior(),
                  params: HyperemiaParams = HyperemiaParams(), blood: Blood = Blood(),
-                 capacity: int = 64, batch_size: int = 1000, progress: bool = False) -> Dataset:
+                 capacity: int = 64, batch_size: int = 1000, progress: bool = False,
+                 stream: int = 0) -> Dataset:
     """Generate and label ``num`` trees of one split (see module docstring).
+
+    ``stream`` gives independent sub-streams of a split (e.g. one per shift set).
 
     Runs the solver in float64 whatever the caller's default precision is
     not (enable x64 first); raises if any tree's solve did not converge.
@@ -70,7 +73,7 @@ def make_dataset(seed: int, split: str, num: int, prior: CoronaryPrior = Coronar
         raise ValueError(f"split = {split!r}; expected one of {sorted(SPLITS)}")
     if not jax.config.jax_enable_x64:
         raise ValueError("make_dataset: labels need float64; call jax.config.update('jax_enable_x64', True)")
-    key = jax.random.fold_in(jax.random.key(seed), SPLITS[split])
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), SPLITS[split]), stream)
     parts = []
     bar = tqdm(total=num, unit="tree", desc=f"label {split}", disable=not progress)
     for start in range(0, num, batch_size):

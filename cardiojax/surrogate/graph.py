@@ -36,10 +36,12 @@ from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import ML_PER_S, Blood
 
 NODE_FEATURES = ("log_r_in_mm", "log_r_out_mm", "length_cm", "stenosis_severity", "stenosis_length_cm",
-                 "stenosis_position", "depth_frac", "is_outlet", "is_root", "log10_outlet_resistance",
+                 "stenosis_position", "depth_over_10", "is_outlet", "is_root", "log10_outlet_resistance",
                  "outlet_pressure_frac", "log10_resistance", "log10_stenosis_resistance",
                  "log10_subtree_conductance", "drop_estimate", "path_drop_estimate")
 EDGE_TYPES = ("up", "down", "to_root", "from_root")
+#: Generations per unit of the depth feature (fixed, so a tree's features never depend on its batch).
+DEPTH_SCALE = 10.0
 #: Reference flow that turns the stenosis coefficient S (Pa·s²/m⁶) into a resistance S·Q_ref.
 Q_REF = 1.0 * ML_PER_S
 
@@ -48,14 +50,14 @@ def node_features(tree: VesselTree, aortic_pressure, blood: Blood = Blood()) -> 
     """``(..., cap, len(NODE_FEATURES))`` float features of every slot (see module docstring)."""
     r, s = segment_coefficients(tree, blood)
     valid = tree.valid
-    depth_frac = depth(tree) / max(tree.max_depth, 1)
+    depth_scaled = depth(tree) / DEPTH_SCALE  # a fixed scale: not the batch-dependent max_depth bound
     pa = jnp.asarray(aortic_pressure)[..., None]
     outlet = is_outlet(tree)
     g = subtree_sum(tree, jnp.where(outlet, 1.0 / jnp.where(outlet, tree.outlet_resistance, 1.0), 0.0))
     drop0 = jnp.where(valid, jnp.clip((r + s * pa * g) * g, 0.0, 5.0), 0.0)
     feats = [
         jnp.log(tree.r_in * 1e3), jnp.log(tree.r_out * 1e3), tree.length * 100.0,
-        tree.stenosis_severity, tree.stenosis_length * 100.0, tree.stenosis_position, depth_frac,
+        tree.stenosis_severity, tree.stenosis_length * 100.0, tree.stenosis_position, depth_scaled,
         is_outlet(tree).astype(r.dtype), is_root(tree).astype(r.dtype),
         jnp.where(is_outlet(tree), jnp.log10(jnp.maximum(tree.outlet_resistance, 1.0)), 0.0),
         tree.outlet_pressure / pa,

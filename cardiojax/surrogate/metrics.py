@@ -28,11 +28,14 @@ def regression_metrics(pred, ref) -> dict[str, float]:
 
 
 def roc_auc(positive, score) -> float:
-    """Area under the ROC curve of ``score`` for boolean labels ``positive`` (NaN if one class is empty)."""
+    """Area under the ROC curve of ``score`` for boolean labels ``positive``.
+
+    NaN if one class is empty or a score is not finite.
+    """
     positive = np.asarray(positive, bool).ravel()
     score = np.asarray(score, np.float64).ravel()
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
+    if n_pos == 0 or n_neg == 0 or not np.all(np.isfinite(score)):
         return float("nan")
     order = np.argsort(score, kind="mergesort")
     ranks = np.empty(score.size)

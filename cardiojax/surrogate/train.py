@@ -119,8 +119,9 @@ def _batches(labelled: np.ndarray, size: int, rng: np.random.Generator):
     """One epoch of index batches (``len // size`` of them).
 
     All labelled: a shuffled pass. Some unlabelled: every batch holds half
-    labelled and half unlabelled trees (drawn at random), so the data term
-    sees as many labelled trees per step whatever the share of labels.
+    labelled and half unlabelled trees, each half drawn without replacement,
+    so labelled trees come up as often per step whatever their share of the
+    pool (half as many per batch as in an all-labelled run of equal size).
     """
     n = labelled.size
     if labelled.all():
@@ -131,7 +132,8 @@ def _batches(labelled: np.ndarray, size: int, rng: np.random.Generator):
     lab, unlab = np.flatnonzero(labelled), np.flatnonzero(~labelled)
     half = size // 2
     for _ in range(n // size):
-        yield np.concatenate([rng.choice(lab, half), rng.choice(unlab, size - half)])
+        yield np.concatenate([rng.choice(lab, half, replace=lab.size < half),
+                              rng.choice(unlab, size - half, replace=unlab.size < size - half)])
 
 
 def train(train_set: Dataset, val_set: Dataset | None, config: TrainConfig,

@@ -194,3 +194,12 @@ def test_svzerod_file_as_a_vessel_tree(shared_data):
     bad["junctions"][0]["inlet_vessels"] = [0, 1]
     with pytest.raises(ValueError, match="junction 'J0': 2 inlet vessels; expected 1"):
         svzerod_to_tree(bad)
+    loop = copy.deepcopy(cfg)  # two extra vessels feeding each other, detached from the inlet
+    for k in (100, 101):
+        loop["vessels"].append(dict(copy.deepcopy(cfg["vessels"][1]), vessel_id=k, vessel_name=f"x{k}"))
+    loop["junctions"] += [{"junction_name": "JX", "junction_type": "NORMAL_JUNCTION",
+                           "inlet_vessels": [100], "outlet_vessels": [101]},
+                          {"junction_name": "JY", "junction_type": "NORMAL_JUNCTION",
+                           "inlet_vessels": [101], "outlet_vessels": [100]}]
+    with pytest.raises(ValueError, match=r"vessel ids \[100, 101\] are not reachable from the inlet"):
+        svzerod_to_tree(loop)

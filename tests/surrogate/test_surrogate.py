@@ -62,14 +62,18 @@ def test_graph_round_trip(labelled):
 def test_padding_does_not_change_predictions(labelled, kind):
     model = make_model(dataclasses.replace(SMALL, model=kind))
     tree = take(labelled.trees, 0)
-    wide = pad(tree, 96)
     a = predict_ffr(model, tree)
-    b = predict_ffr(model, wide)
     valid = np.asarray(tree.valid)
-    np.testing.assert_allclose(b[:64][valid], a[valid], rtol=1e-5, atol=1e-6)
-    # batch neighbours do not leak into each other either
+    # more padding slots, or a different (looser) depth bound, change nothing
+    np.testing.assert_allclose(predict_ffr(model, pad(tree, 96))[:64][valid], a[valid], rtol=1e-5, atol=1e-6)
+    deeper_bound = dataclasses.replace(tree, max_depth=tree.max_depth + 5)
+    np.testing.assert_allclose(predict_ffr(model, deeper_bound)[valid], a[valid], rtol=1e-5, atol=1e-6)
+    # and neither do the other trees of a batch
     batch = predict_batch(model, labelled.trees, batch_size=16)
     np.testing.assert_allclose(batch[0][valid], a[valid], rtol=1e-5, atol=1e-6)
+    others = jax.tree_util.tree_map(lambda x: np.concatenate([x[:1], x[:0:-1]]), labelled.trees)
+    np.testing.assert_allclose(predict_batch(model, others, batch_size=16)[0][valid], a[valid],
+                               rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["gnn", "tree_lstm"])
@@ -125,6 +129,11 @@ def test_metrics_against_hand_computed_examples():
     # truth (< 0.80): T T F F T F ; called: T F F F T T -> tp 2, tn 2, fn 1, fp 1
     m = classification_metrics(pred, ref, 0.80)
     assert (m["accuracy"], m["sensitivity"], m["specificity"]) == pytest.approx((4 / 6, 2 / 3, 2 / 3))
+    # AUC of the score −pred for "ref < 0.80": positives predicted 0.72, 0.81, 0.65 against negatives
+    # 0.83, 0.91, 0.79 → the positive is predicted lower in 8 of the 9 pairs (not 0.81 vs 0.79)
+    assert m["auc"] == pytest.approx(8 / 9)
+    assert classification_metrics(ref, ref, 0.80)["auc"] == 1.0
+    assert np.isnan(roc_auc([1, 0], [0.5, np.nan]))
     r = regression_metrics(2 * ref + 0.1, ref)
     assert r["pearson_r"] == pytest.approx(1.0)
     assert r["mae"] == pytest.approx(np.mean(ref + 0.1))
