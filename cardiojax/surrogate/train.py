@@ -203,6 +203,7 @@ def predict_batch(model: GraphNetwork, trees: VesselTree, params: HyperemiaParam
     """Predicted FFR at every segment end, ``(N, cap)``, for trees whose outlets are already set."""
     trees = as_float32(trees)
     n = trees.parent.shape[0]
+    batch_size = min(batch_size, n)  # a small set is not padded up to a full batch
     out = []
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
