@@ -3,6 +3,7 @@
     cardiojax ffr -n 2000 -o runs/ffr            # synthetic left coronary trees
     cardiojax ffr tree.json other.vtu -o runs/x  # trees from files
     cardiojax 0d CASE.json -o result.csv         # a svZeroDSolver input file
+    cardiojax 1d NETWORK -o DIR                  # an openBF YAML or svOneDSolver .in network
 
 Runs in float64 (set here, at the entry point, never at import).
 """
@@ -20,7 +21,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from cardiojax import cli_0d
+from cardiojax import cli_0d, cli_1d
 from cardiojax.clinical import FFR_CUTOFFS, HyperemiaParams, hyperemic_ffr_batch, min_ffr
 from cardiojax.io import load_tree, save_tree_json, save_tree_vtu
 from cardiojax.io.dataset import save_dataset
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_ffr_parser(sub)
     cli_0d.add_parser(sub)
+    cli_1d.add_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_ffr(args)
         if args.command == "0d":
             return cli_0d.run(args)
+        if args.command == "1d":
+            return cli_1d.run(args)
     except (ValueError, OSError) as err:  # bad input or missing file: one clear line
         print(f"cardiojax {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -108,3 +108,26 @@ def save_waveforms(path: str | os.PathLike, net, solution, max_vessels: int = 8)
 def _save(fig: Figure, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fig.savefig(fh, format="png", dpi=130)
+
+
+def save_oned_waveforms(path: str | os.PathLike, names, cycle, max_vessels: int = 8) -> None:
+    """PNG of the last 1D cycle: pressure (mmHg) and flow (mL/s) at the middle of each vessel.
+
+    ``names`` are the vessel labels, ``cycle`` a `cardiojax.oned.Cycle`.
+    """
+    from cardiojax.units import ML_PER_S, MMHG
+
+    t = np.asarray(cycle.time)
+    t = t - t[0] + (t[1] - t[0]) if t.size > 1 else t
+    p, q = np.asarray(cycle.pressure), np.asarray(cycle.flow)
+    fig = Figure(figsize=(7.0, 5.6), layout="constrained")
+    ax_p, ax_q = fig.subplots(2, 1, sharex=True)
+    for i, name in enumerate(list(names)[:max_vessels]):
+        ax_p.plot(t, p[:, i, 2] / MMHG, lw=1.2, label=name)
+        ax_q.plot(t, q[:, i, 2] / ML_PER_S, lw=1.2)
+    ax_p.set_ylabel("mid-vessel pressure (mmHg)")
+    ax_q.set_ylabel("mid-vessel flow (mL/s)")
+    ax_q.set_xlabel("time in the last cycle (s)")
+    ax_p.legend(fontsize=7, ncol=2)
+    ax_p.set_title("1D: last cardiac cycle")
+    _save(fig, path)

@@ -1,5 +1,7 @@
-"""Readers and writers: tree JSON, VTK/VTU centrelines, svZeroDSolver JSON."""
+"""Readers and writers: tree JSON, VTK/VTU centrelines, svZeroDSolver JSON, openBF YAML, svOneDSolver decks."""
 
+from cardiojax.io.openbf import read_openbf
+from cardiojax.io.svonedsolver import read_svonedsolver
 from cardiojax.io.svzerod import SvZeroDModel, read_svzerod, tree_to_svzerod
 from cardiojax.io.svzerod_results import read_results_csv, results_table, write_results_csv
 from cardiojax.io.svzerod_tree import svzerod_to_tree
@@ -18,6 +20,8 @@ def load_tree(path, capacity=None):
 
 
 __all__ = [
+    "read_openbf",
+    "read_svonedsolver",
     "load_tree",
     "load_tree_json",
     "save_tree_json",

@@ -1,0 +1,100 @@
+"""The 0D (lumped) counterpart of a 1D network, its steady state, and 1D states started from it.
+
+`lumped_network` maps a `NetworkSpec` onto the block network of the 0D
+solver (`cardiojax.lumped`): each vessel becomes a ``vessel`` block with the
+resistance of its friction term, ``R = 2(γ+2)πμ·∫dx/A0(x)²`` (the Poiseuille
+resistance 8πμL/A0² for γ = 2), junctions become ``junction`` blocks (or a
+``vessel``/``vessel_junction`` block carrying the lumped losses), inlets and
+outlet blocks stay what they are. Its steady state is the limit the 1D model
+must reach under constant inflow for stiff walls (tested), and
+`steady_initial_state` starts a pulsatile 1D run from it (mean inflow, each
+vessel's pressure linear between its 0D end pressures, outlet blocks at
+their steady state), which removes most of the slow Windkessel transient.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from cardiojax.lumped.network import NetworkBuilder, solve_steady_network, vessel_results
+from cardiojax.oned.model import NetworkSpec, OneDModel, _vessel_cells
+from cardiojax.oned.simulate import State, initial_state
+
+
+def vessel_resistance(spec: NetworkSpec) -> np.ndarray:
+    """Friction resistance of every vessel, Pa·s/m³: 2(γ+2)πμ·Σ Δx/A0²."""
+    mu = float(spec.blood.viscosity)
+    out = []
+    for v in spec.vessels:
+        a0, _, dx, _, _ = _vessel_cells(v, spec.tube_law)
+        out.append(2.0 * (spec.profile + 2.0) * np.pi * mu * np.sum(dx / a0**2))
+    return np.array(out)
+
+
+def lumped_network(spec: NetworkSpec):
+    """The 0D block network of ``spec``; returns ``(network, params)`` for `cardiojax.lumped`."""
+    b = NetworkBuilder()
+    ends = {}
+    for i, v in enumerate(spec.vessels):
+        ends[(i, "in")], ends[(i, "out")] = b.node(), b.node()
+    res = vessel_resistance(spec)
+    for i, v in enumerate(spec.vessels):
+        b.vessel(v.name, ends[(i, "in")], ends[(i, "out")], {"R": res[i], "C": 0.0, "L": 0.0, "S": 0.0})
+    for j, jn in enumerate(spec.junctions):
+        ups = [ends[tuple(e)] for e in jn.ends if e[1] == "out"]
+        downs = [ends[tuple(e)] for e in jn.ends if e[1] == "in"]
+        losses = jn.losses
+        if losses is None or not any(r or s for r, s in losses[1:]):
+            b.block("junction", f"J{j}", ups, downs)
+        elif len(ups) == 1 and len(downs) == 1:
+            r, s = losses[1]
+            b.block("vessel", f"J{j}", ups, downs, {"R": r, "C": 0.0, "L": 0.0, "S": s})
+        elif len(ups) == 1:
+            b.block("vessel_junction", f"J{j}", ups, downs,
+                    {"R": [r for r, _ in losses[1:]], "L": [0.0] * len(downs), "S": [s for _, s in losses[1:]]})
+        else:
+            raise ValueError(f"junction #{j}: lumped losses need a single upstream vessel")
+    for k, inl in enumerate(spec.inlets):
+        kind = "flow" if inl.kind == "flow" else "pressure"
+        key = "Q" if kind == "flow" else "P"
+        b.block(kind, f"inlet{k}", [], [ends[(inl.vessel, "in")]],
+                {key: (np.atleast_1d(inl.times), np.atleast_1d(inl.values))})
+    for k, o in enumerate(spec.outlets):
+        node = ends[(o.vessel, "out")]
+        if o.kind == "reflection":
+            v = spec.vessels[o.vessel]
+            a0, kk, *_ = _vessel_cells(v, spec.tube_law)
+            rho = float(spec.blood.density)
+            z0 = rho * np.sqrt(2.0 * kk[-1] / (3.0 * rho)) / a0[-1]
+            rt = float(o.params["Rt"])
+            r = z0 * (1.0 + rt) / max(1.0 - rt, 1e-12)
+            b.block("resistance", f"outlet{k}", [node], [], {"R": r, "Pd": v.p_ref})
+        else:
+            params = {p: (tuple(val) if isinstance(val, (tuple, list)) else val) for p, val in o.params.items()}
+            b.block(o.kind, f"outlet{k}", [node], [], params)
+    return b.build()
+
+
+def steady_state(spec: NetworkSpec) -> dict[str, np.ndarray]:
+    """Steady (mean-inflow) 0D solution per vessel: ``pressure_in``, ``pressure_out`` (Pa), ``flow`` (m³/s)."""
+    net, params = lumped_network(spec)
+    y, _ = solve_steady_network(net, params)
+    r = vessel_results(net, y)
+    return {"pressure_in": np.asarray(r["pressure_in"]), "pressure_out": np.asarray(r["pressure_out"]),
+            "flow": np.asarray(r["flow_in"])}
+
+
+def steady_initial_state(m: OneDModel, spec: NetworkSpec) -> State:
+    """A 1D state at the 0D steady solution of ``spec`` (the model ``m`` must be built from it)."""
+    st = steady_state(spec)
+    n = m.num_cells
+    p = np.asarray(m.p_ref, np.float64).copy()
+    q = np.zeros(n)
+    first, last = np.asarray(m.first), np.asarray(m.last)
+    for i in range(len(spec.vessels)):
+        cells = np.arange(first[i] - 1, last[i] + 2)
+        frac = np.clip((cells - first[i] + 0.5) / (last[i] - first[i] + 1), 0.0, 1.0)
+        p[cells] = st["pressure_in"][i] + (st["pressure_out"][i] - st["pressure_in"][i]) * frac
+        q[cells] = st["flow"][i]
+    return initial_state(m, pressure=jnp.asarray(p, m.a0.dtype), flow=jnp.asarray(q, m.a0.dtype))
