@@ -21,6 +21,13 @@ friction after the update instead; the difference is O(Δt)). The scheme is
 second order in space and time on smooth solutions with a non-clipping
 limiter (``"none"``, tested); ``"openbf"`` reproduces openBF's superbee,
 which also zeroes negative slopes.
+
+Gradients: a limiter switches branches as the solution changes, so the
+discrete solution is only piecewise smooth in the parameters; `jax.grad`
+then returns the derivative of the active branch, which can differ from
+finite differences of the (kinked) map. Use ``limiter="none"`` (smooth,
+second order, no TVD guarantee) for gradient-based work on smooth waves;
+it agrees with finite differences to 1e-9 (tested).
 """
 
 from __future__ import annotations

@@ -1,0 +1,269 @@
+"""1D solver: agreement with openBF and svOneDSolver, wave physics, accuracy, junctions, gradients, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cardiojax.io import read_openbf, read_svonedsolver
+from cardiojax.io.openbf import read_last
+from cardiojax.oned import (
+    InletSpec,
+    JunctionSpec,
+    NetworkSpec,
+    OutletSpec,
+    Stepping,
+    VesselSpec,
+    build_model,
+    check_cfl,
+    choose_substeps,
+    initial_state,
+    run_cycle,
+    run_cycles,
+    simulate,
+    steady_initial_state,
+    steady_state,
+    step,
+)
+from cardiojax.units import Blood
+
+REFS = "hemo_reference/jaxFlowSim_openBF_refs"
+run_cycle_jit = jax.jit(run_cycle, static_argnums=2)
+
+
+def openbf_rel_l2(shared_data, case):
+    """Run an openBF case from rest to the cycle of its reference and return the mid-vessel rel. L2 per vessel."""
+    base = shared_data / REFS / case
+    spec = read_openbf(base / f"{case}.yml")
+    m = build_model(spec)
+    stepping = Stepping(samples=100, substeps=choose_substeps(m, 100))
+    refs = {v.name: read_last(base / f"{case}_results" / f"{v.name}_P.last") for v in spec.vessels}
+    cycles = int(round(refs[spec.vessels[0].name][0, 0] / spec.period)) + 1
+    s = initial_state(m)
+    for _ in range(cycles):
+        s, cyc = run_cycle_jit(m, s, stepping)
+    check_cfl(cyc)
+    t = np.asarray(cyc.time) % spec.period
+    order = np.argsort(t)
+    out = {}
+    for i, v in enumerate(spec.vessels):
+        ref = refs[v.name]
+        tt, p = t[order], np.asarray(cyc.pressure)[order, i, 2]
+        per = spec.period
+        mine = np.interp(ref[:, 0] % per, np.concatenate([tt - per, tt, tt + per]), np.concatenate([p, p, p]))
+        out[v.name] = float(np.linalg.norm(mine - ref[:, 3]) / np.linalg.norm(ref[:, 3]))
+    return out, cyc, spec
+
+
+def test_openbf_single_artery(shared_data):
+    err, _, _ = openbf_rel_l2(shared_data, "single-artery")
+    assert err["A1"] <= 2e-3, err
+
+
+def test_openbf_bifurcation_and_junction_mass(shared_data):
+    err, cyc, spec = openbf_rel_l2(shared_data, "bifurcation")
+    assert max(err.values()) <= 2e-3, err
+    q = np.asarray(cyc.flow)
+    names = [v.name for v in spec.vessels]
+    p, d1, d2 = names.index("P"), names.index("d1"), names.index("d2")
+    imbalance = q[:, p, 4] - q[:, d1, 0] - q[:, d2, 0]
+    assert np.max(np.abs(imbalance)) <= 1e-10 * np.max(np.abs(q[:, p, 4]))
+    # static pressure is continuous across openBF's bifurcation
+    pr = np.asarray(cyc.pressure)
+    assert np.max(np.abs(pr[:, p, 4] - pr[:, d1, 0])) <= 1e-8 * np.max(pr)
+
+
+def _tube(length=1.0, radius=5e-3, c0=5.0, n_cells=400, outlet=("resistance", None), period=0.6, pulse=0.02,
+          mu=0.0, amplitude=1e-7, law="beta"):
+    blood = Blood(1060.0, mu)
+    k = 1.5 * blood.density * c0**2
+    a0 = np.pi * radius**2
+    t = np.linspace(0.0, period, 601)
+    q = np.where(t < pulse, amplitude * np.sin(np.pi * t / pulse) ** 2, 0.0)
+    kind, params = outlet
+    z0 = blood.density * c0 / a0
+    if kind == "resistance" and params is None:
+        params = {"R": 3.0 * z0, "Pd": 0.0}
+    spec = NetworkSpec([VesselSpec("tube", length, radius, radius, {"K": k}, n_cells)], [],
+                       [InletSpec(0, "flow", t, q)], [OutletSpec(0, kind, params)], period, blood, law, 9.0)
+    return spec, z0
+
+
+def test_linear_wave_speed_and_reflection_coefficient():
+    spec, z0 = _tube()
+    m = build_model(spec)
+    stepping = Stepping(samples=600, substeps=choose_substeps(m, 600))
+    _, cyc = run_cycle_jit(m, initial_state(m), stepping)
+    t, p = np.asarray(cyc.time), np.asarray(cyc.pressure)[:, 0, :]
+    x = (np.asarray(m.nodes[0]) - int(m.first[0]) + 0.5) * spec.vessels[0].length / spec.vessels[0].n_cells
+
+    def peak_time(sig, lo, hi):
+        sel = (t >= lo) & (t < hi)
+        i = np.argmax(sig[sel])
+        tt, ss = t[sel], sig[sel]
+        a, b, c = ss[i - 1], ss[i], ss[i + 1]  # parabolic refinement
+        return tt[i] + 0.5 * (a - c) / (a - 2 * b + c) * (tt[1] - tt[0]), b
+
+    c0 = 5.0
+    t1, _ = peak_time(p[:, 1], 0.0, 0.2)
+    t3, a3 = peak_time(p[:, 3], 0.0, 0.2)
+    speed = (x[3] - x[1]) / (t3 - t1)
+    assert abs(speed / c0 - 1.0) < 0.01, speed
+    # the reflected wave comes back to the 3/4 node after travelling to the end and back
+    tr, ar = peak_time(p[:, 3], t3 + 0.05, t3 + 0.2)
+    assert abs((tr - t3) - 2 * (spec.vessels[0].length - x[3]) / c0) < 0.01 * (tr - t3)
+
+    def reflected(outlet):
+        sp, _ = _tube(outlet=outlet)
+        mm = build_model(sp)
+        _, c = run_cycle_jit(mm, initial_state(mm), stepping)
+        sig = np.asarray(c.pressure)[:, 0, 3]
+        late = (t > t3 + 0.05) & (t < t3 + 0.2)
+        return sig[late][np.argmax(np.abs(sig[late]))]
+
+    # same path, same numerical dissipation: the ratio to a closed end (Rt = 1) is the reflection coefficient
+    closed = reflected(("reflection", {"Rt": 1.0}))
+    assert abs(ar / closed - 0.5) < 0.02, ar / closed  # R = 3 Z0: (R − Z0)/(R + Z0) = 1/2
+    assert abs(reflected(("resistance", {"R": z0, "Pd": 0.0})) / closed) < 0.03  # matched: no reflection
+    assert abs(reflected(("reflection", {"Rt": 0.0})) / closed) < 0.01  # non-reflecting outlet
+    assert abs(reflected(("reflection", {"Rt": -0.5})) / closed + 0.5) < 0.03  # prescribed coefficient
+
+
+def test_order_of_accuracy_on_smooth_problem():
+    """A smooth nonlinear pressure bump splits into two waves; cell averages converge at order ~2."""
+    def solve(n, limiter):
+        spec, _ = _tube(n_cells=n, outlet=("reflection", {"Rt": 0.0}), amplitude=0.0)
+        m = build_model(spec)
+        xc = (np.arange(n) + 0.5) / n
+        bump = 2000.0 * np.exp(-((xc - 0.5) / 0.08) ** 2)
+        p = np.zeros(m.num_cells)
+        p[int(m.first[0]):int(m.last[0]) + 1] = bump
+        s = initial_state(m, pressure=jnp.asarray(p))
+        t_end = 0.05
+        steps = 4 * n // 100 * 10
+        dt = t_end / steps
+        s = jax.jit(lambda s: jax.lax.fori_loop(0, steps, lambda _, x: step(m, x, dt, Stepping(limiter=limiter)),
+                                                s))(s)
+        return np.asarray(s.u[0, int(m.first[0]):int(m.last[0]) + 1])
+
+    ref = solve(1600, "none")
+    errs = []
+    for n in (100, 200, 400):
+        coarse = ref.reshape(n, -1).mean(axis=1)
+        errs.append(np.abs(solve(n, "none") - coarse).mean())
+    orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert np.all(orders > 1.8), (errs, orders)
+
+
+def test_grad_of_mean_outlet_pressure_vs_finite_differences(shared_data):
+    spec = read_openbf(shared_data / REFS / "single-artery" / "single-artery.yml", cells_per_metre=100)
+    m0 = build_model(spec)
+    # a limiter switches branches as the data change, which makes the discrete solution only piecewise
+    # smooth (finite differences then depend on the step); the unlimited scheme is smooth
+    stepping = Stepping(samples=20, substeps=choose_substeps(m0, 20), limiter="none")
+
+    def mean_outlet_pressure(theta):
+        k_scale, rd = theta
+        rcr = m0.blocks["rcr"]
+        m = dataclasses.replace(m0, k=m0.k * k_scale,
+                                blocks={"rcr": dataclasses.replace(rcr, params=dict(rcr.params, Rd=rd[None]))})
+        _, cyc = run_cycles(m, initial_state(m), 2, stepping)
+        return jnp.mean(cyc.outlets["rcr"][:, 0, 0])
+
+    theta = jnp.array([1.0, float(m0.blocks["rcr"].params["Rd"][0])])
+    f = jax.jit(mean_outlet_pressure)
+    g = np.asarray(jax.jit(jax.grad(mean_outlet_pressure))(theta))
+    for i in range(2):
+        h = 1e-5 * float(theta[i])
+        e = jnp.zeros(2).at[i].set(h)
+        fd = (float(f(theta + e)) - float(f(theta - e))) / (2 * h)
+        assert abs(g[i] - fd) <= 1e-5 * abs(fd), (i, g[i], fd)
+    assert g[1] > 0  # a larger distal resistance raises the outlet pressure
+
+
+def _steady_bifurcation(k=2e7):
+    blood = Blood(1060.0, 4e-3)
+    vessels = [VesselSpec("P", 0.05, 3e-3, 3e-3, {"K": k}, 20), VesselSpec("d1", 0.04, 2e-3, 2e-3, {"K": k}, 16),
+               VesselSpec("d2", 0.03, 2.2e-3, 2.2e-3, {"K": k}, 12)]
+    junctions = [JunctionSpec([(0, "out"), (1, "in"), (2, "in")], pressure="static")]
+    inlets = [InletSpec(0, "flow", [0.0, 0.1], [2e-6, 2e-6])]
+    outlets = [OutletSpec(1, "resistance", {"R": 4e9, "Pd": 1000.0}),
+               OutletSpec(2, "rcr", {"Rp": 1e9, "C": 1e-11, "Rd": 3e9, "Pd": 1000.0})]
+    return NetworkSpec(vessels, junctions, inlets, outlets, 0.1, blood, "beta", 2.0)
+
+
+def test_steady_limit_agrees_with_0d_steady_solver():
+    spec = _steady_bifurcation()
+    m = build_model(spec)
+    res = simulate(m, samples=5, rtol=1e-10, max_cycles=200)
+    ref = steady_state(spec)
+    p = np.asarray(res.cycle.pressure)[-1]
+    q = np.asarray(res.cycle.flow)[-1]
+    # measured: flows within 1.5e-4, pressures within 4.1e-4, drops along each vessel within 4.2 %
+    # (the boundary cells hold the end values, so a vessel's drop spans n − 1 cells)
+    for i in range(3):
+        assert abs(q[i, 2] - ref["flow"][i]) <= 3e-4 * ref["flow"][i]
+        assert abs(p[i, 4] - ref["pressure_out"][i]) <= 6e-4 * ref["pressure_out"][i]
+        assert abs(p[i, 0] - ref["pressure_in"][i]) <= 6e-4 * ref["pressure_in"][i]
+        drop_1d = (p[i, 0] - p[i, 4]) / ((spec.vessels[i].n_cells - 1) / spec.vessels[i].n_cells)
+        drop_0d = ref["pressure_in"][i] - ref["pressure_out"][i]
+        assert abs(drop_1d - drop_0d) <= 0.06 * drop_0d, (i, drop_1d, drop_0d)
+
+
+def test_svonedsolver_stenosis_tube_matches_analytic_young_tsai(shared_data):
+    deck = read_svonedsolver(shared_data / "hemo_reference/svOneDSolver/cases/tube_stenosis_r.in")
+    spec = dataclasses.replace(deck.spec, period=0.01)
+    m = build_model(spec)
+    res = simulate(m, state=steady_initial_state(m, spec), samples=5, rtol=1e-9, max_cycles=200)
+    expected = json.loads((shared_data / "hemo_reference/svOneDSolver/expected_values.json").read_text())
+    p = np.asarray(res.cycle.pressure)[-1] / 0.1  # dyn/cm²
+    q = np.asarray(res.cycle.flow)[-1] / 1e-6  # mL/s
+    values = {(e["field"], e["seg"], e["node"]): e["value"] for e in expected["tube_stenosis_r"]}
+    up, down = deck.segment_vessel[0], deck.segment_vessel[2]
+    assert abs(p[down, 4] - values[("pressure", 2, -1)]) <= 1e-5 * values[("pressure", 2, -1)]
+    assert abs(q[up, 4] - values[("flow", 0, -1)]) <= 1e-5 * values[("flow", 0, -1)]
+    # inlet pressure: analytic Q(R1 + R3 + R_BC) + ΔP_Young–Tsai; our inlet cell sits half a cell inside
+    assert abs(p[up, 0] - values[("pressure", 0, 0)]) <= 2e-3 * values[("pressure", 0, 0)]
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    spec, _ = _tube(n_cells=50)
+    bad = dataclasses.replace(spec, vessels=[dataclasses.replace(spec.vessels[0], r_in=-1e-3)])
+    with pytest.raises(ValueError, match="r_in"):
+        build_model(bad)
+    bad = dataclasses.replace(spec, outlets=[OutletSpec(0, "windkessel5", {})])
+    with pytest.raises(ValueError, match="unknown outlet type 'windkessel5'"):
+        build_model(bad)
+    m = build_model(spec)
+    _, cyc = run_cycle_jit(m, initial_state(m), Stepping(samples=10, substeps=1))
+    with pytest.raises(FloatingPointError, match="CFL"):
+        check_cfl(cyc)
+    yml = tmp_path / "bad.yml"
+    yml.write_text("blood: {rho: 1060, mu: 0.004}\nnetwork:\n  - {label: A, sn: 1, tn: 2, L: 0.1, R0: -0.01, "
+                   "E: 4e5, inlet: 1, inlet file: x.dat, inlet number: 1, outlet: 3, R1: 1, R2: 1, Cc: 1}\n")
+    with pytest.raises(ValueError, match="R0/Rp=-0.01"):
+        read_openbf(yml)
+    yml.write_text("blood: {rho: 1060, mu: 0.004}\nnetwork:\n  - {label: A, sn: 1, tn: 2, L: 0.1, R0: 0.01, "
+                   "E: 4e5, outlet: 7}\n")
+    with pytest.raises(ValueError, match="unknown outlet type 7"):
+        read_openbf(yml)
+
+
+def test_cli_1d_writes_last_tables_and_plot(shared_data, tmp_path):
+    from cardiojax.cli import main
+
+    src = shared_data / REFS / "single-artery"
+    out = tmp_path / "run"
+    assert main(["1d", str(src / "single-artery.yml"), "-o", str(out), "--no-progress", "--rtol", "1e-2"]) == 0
+    for key in "PQAu":
+        table = np.loadtxt(out / f"A1_{key}.last")
+        assert table.shape == (100, 6) and np.all(np.isfinite(table))
+    assert (out / "waveforms.png").stat().st_size > 10_000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["converged"] and summary["max_courant"] <= 1.0
+    assert main(["1d", str(tmp_path / "x.txt"), "-o", str(out)]) == 2
