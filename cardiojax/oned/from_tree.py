@@ -5,13 +5,18 @@ closed tubes at rest), every valid segment with children a junction
 (total-pressure continuity, padded to ``degree`` ends), every outlet a
 ``resistance`` block with the tree's ``outlet_resistance`` and
 ``outlet_pressure`` (or a ``coronary`` block when ``coronary`` parameters are
-given). Lesions are resolved as narrowed geometry (the cosine profile of
-`cardiojax.tree.geometry.lumen_radius`). The wall stiffness is
+given). With ``lesions=True`` lesions are resolved as narrowed geometry (the cosine profile of
+`cardiojax.tree.geometry.lumen_radius`); the scheme is not well balanced, so
+a resolved lesion needs several cells across it — at 8 cells per segment a
+severe lesion makes the run blow up (seen on synthetic trees), and
+``lesions=False`` drops them. The wall stiffness is
 K = E·h/r0(x) from the tree's ``stiffness`` (E·h). The inlet is a pressure
 waveform at the root.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -22,7 +27,7 @@ from cardiojax.units import Blood
 
 
 def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8, blood: Blood = Blood(),
-              profile: float = 2.0, junction_pressure: str = "total") -> NetworkSpec:
+              profile: float = 2.0, junction_pressure: str = "total", lesions: bool = True) -> NetworkSpec:
     """The `NetworkSpec` of one tree (valid segments only) with a pressure inlet ``P(t)`` (s, Pa)."""
     require_single(tree, "tree_spec")
     t = to_numpy(tree)
@@ -37,7 +42,7 @@ def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8
     for s in valid:
         s = int(s)
         lesion = None
-        if t.stenosis_severity[s] > 0:
+        if lesions and t.stenosis_severity[s] > 0:
             lesion = (float(t.stenosis_severity[s]), float(t.stenosis_length[s]), float(t.stenosis_position[s]))
         vessels.append(VesselSpec(f"seg{s}", float(t.length[s]), float(t.r_in[s]), float(t.r_out[s]),
                                   {"Eh": float(t.stiffness[s])}, n_cells, lesion=lesion))
@@ -55,10 +60,13 @@ def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8
 
 
 def tree_model(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8, degree: int = 3,
-               blood: Blood = Blood(), profile: float = 2.0) -> tuple[OneDModel, NetworkSpec]:
+               blood: Blood = Blood(), profile: float = 2.0, lesions: bool = True) -> tuple[OneDModel, NetworkSpec]:
     """`tree_spec` compiled with padding to the tree's capacity (vessels, junctions and outlets)."""
-    spec = tree_spec(tree, inlet_times, inlet_pressure, n_cells=n_cells, blood=blood, profile=profile)
+    spec = tree_spec(tree, inlet_times, inlet_pressure, n_cells=n_cells, blood=blood, profile=profile,
+                     lesions=lesions)
     cap = tree.capacity
     m = build_model(spec, pad_vessels=cap, pad_junctions=cap, degree=degree,
                     pad_outlets={"resistance": cap}, pad_cells=cap * (n_cells + 2))
+    # static fields equal for every tree of a capacity, so models stack into one batch
+    m = dataclasses.replace(m, vessel_names=tuple(f"v{i}" for i in range(cap)), varying=True)
     return m, spec

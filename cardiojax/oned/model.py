@@ -153,7 +153,7 @@ def stenosis_loss(r_upstream: float, severity: float, length: float, blood: Bloo
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class OutletGroup:
-    """All outlets of one block kind: ``cell`` (n,) boundary cells, ``params`` dict of (n,) arrays or Tables, ``mask``."""
+    """All outlets of one block kind: ``cell`` (n,) boundary cells, ``params`` (n,) arrays or Tables, ``mask``."""
 
     cell: jax.Array
     params: dict
@@ -232,7 +232,7 @@ def _lesion_factor(x_frac, lesion, length):
 
 
 def _vessel_cells(v: VesselSpec, law: str):
-    """Per-cell (a0, k, da0dx, dkdx) of a vessel, evaluated at cell centres (derivatives analytic by central difference)."""
+    """Per-cell (a0, k, dx, da0dx, dkdx) of a vessel at cell centres (derivatives by central differences)."""
     n = v.n_cells
     dx = v.length / n
 

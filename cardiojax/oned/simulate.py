@@ -97,7 +97,8 @@ class Cycle:
 
 def wave_speed_bound(m: OneDModel, margin: float = 0.5) -> np.ndarray:
     """Per-cell bound of |u| + c used to choose Δt: (1 + margin)·c(A0), m/s (host side)."""
-    c0 = np.asarray(m.tube.wave_speed(m.a0, m.a0, m.k, m.blood.density))
+    rho = np.asarray(m.blood.density)[..., None]  # (batch…, 1): works on a single model or a batch
+    c0 = np.asarray(m.tube.wave_speed(np.asarray(m.a0), np.asarray(m.a0), np.asarray(m.k), rho))
     return (1.0 + margin) * c0
 
 
