@@ -119,7 +119,6 @@ def read_svonedsolver(path, *, cells_per_segment: int | None = None) -> SvOneDDe
     inlet_table, inlet_type = options[4], options[5].upper()
     if inlet_type != "FLOW":
         raise ValueError(f"SOLVEROPTIONS: inlet type {inlet_type!r} is not supported; expected FLOW")
-    mats = materials
     blood = None
     profile = None
     vessels, seg_vessel, seg_names, seg_info = [], {}, {}, {}
@@ -133,9 +132,9 @@ def read_svonedsolver(path, *, cells_per_segment: int | None = None) -> SvOneDDe
             if val <= 0:
                 raise ValueError(f"{card}: {field}={val!r}, expected a positive number")
         mat = s[9]
-        if mat not in mats:
+        if mat not in materials:
             raise ValueError(f"{card}: material {mat!r} is not defined")
-        rho, mu, p0, expo, k1, k2, k3 = mats[mat]
+        rho, mu, p0, expo, k1, k2, k3 = materials[mat]
         b = Blood(rho * 1e3, mu * 0.1)
         if blood is not None and (b != blood or expo != profile):
             raise ValueError(f"{card}: material {mat!r} differs from the others (one fluid per network)")

@@ -63,11 +63,6 @@ def apply_reflection(m: OneDModel, u_state):
     return u_state.at[:, cell].set(new)
 
 
-def block_state_size(kind: str) -> int:
-    """Length of a block's local state y = [P, Q, internal…]."""
-    return 2 + len(BLOCKS[kind].internal)
-
-
 def apply_blocks(m: OneDModel, u_state, block_y: dict, block_extra: dict, t, dt, iterations: int = 4):
     """Couple every lumped outlet block to its vessel for the step ending at ``t`` (s).
 
