@@ -215,28 +215,78 @@ def test_steady_limit_agrees_with_0d_steady_solver():
         assert abs(drop_1d - drop_0d) <= 0.06 * drop_0d, (i, drop_1d, drop_0d)
 
 
-def test_svonedsolver_stenosis_tube_matches_analytic_young_tsai(shared_data):
-    deck = read_svonedsolver(shared_data / "hemo_reference/svOneDSolver/cases/tube_stenosis_r.in")
-    spec = dataclasses.replace(deck.spec, period=0.01)
-    m = build_model(spec)
-    res = simulate(m, state=steady_initial_state(m, spec), samples=5, rtol=1e-9, max_cycles=200)
-    expected = json.loads((shared_data / "hemo_reference/svOneDSolver/expected_values.json").read_text())
-    p = np.asarray(res.cycle.pressure)[-1] / 0.1  # dyn/cm²
-    q = np.asarray(res.cycle.flow)[-1] / 1e-6  # mL/s
-    values = {(e["field"], e["seg"], e["node"]): e["value"] for e in expected["tube_stenosis_r"]}
-    up, down = deck.segment_vessel[0], deck.segment_vessel[2]
-    assert abs(p[down, 4] - values[("pressure", 2, -1)]) <= 1e-5 * values[("pressure", 2, -1)]
-    assert abs(q[up, 4] - values[("flow", 0, -1)]) <= 1e-5 * values[("flow", 0, -1)]
-    # inlet pressure: analytic Q(R1 + R3 + R_BC) + ΔP_Young–Tsai; our inlet cell sits half a cell inside
-    assert abs(p[up, 0] - values[("pressure", 0, 0)]) <= 2e-3 * values[("pressure", 0, 0)]
+def _compliant_tube_inlet_pressure(deck, q_cgs, p_out_cgs):
+    """Inlet pressure (dyn/cm²) of the deck's single Olufsen tube under steady flow, by integrating the
+    steady 1D equations dP/dx = −f·Q/A / (A/ρ − Q²·A'(P)/A²) with the wall's compliance (scipy, rtol 1e-13)."""
+    from scipy.integrate import solve_ivp
+
+    v, blood = deck.spec.vessels[0], deck.spec.blood
+    rho, mu = float(blood.density) * 1e-3, float(blood.viscosity) * 10.0  # CGS
+    r0, a0 = v.r_in * 100.0, np.pi * (v.r_in * 100.0) ** 2
+    k = v.wall["k1"] * 10.0 * np.exp(v.wall["k2"] / 100.0 * r0) + v.wall["k3"] * 10.0
+    p0 = deck.spec.vessels[0].p_ref * 10.0
+
+    def area(p):  # Olufsen: P − p0 = 4/3·K·(1 − sqrt(A0/A))
+        return a0 / (1.0 - 3.0 * (p - p0) / (4.0 * k)) ** 2
+
+    def darea(p):
+        return 2.0 * a0 * 3.0 / (4.0 * k) / (1.0 - 3.0 * (p - p0) / (4.0 * k)) ** 3
+
+    f = 2.0 * (deck.spec.profile + 2.0) * np.pi * mu / rho
+
+    def rhs(_, p):
+        a = area(p[0])
+        return [-f * q_cgs / a / (a / rho - q_cgs**2 * darea(p[0]) / a**2)]
+
+    sol = solve_ivp(rhs, [v.length * 100.0, 0.0], [p_out_cgs], rtol=1e-13, atol=1e-10)
+    return float(sol.y[0, -1])
+
+
+@pytest.mark.parametrize("case", ["tube_r", "tube_rcr", "tube_stenosis_r", "bifurcation_P", "bifurcation_R"])
+def test_svonedsolver_steady_decks_match_their_analytic_values(shared_data, case):
+    """svOneDSolver's steady test decks: Newton on the 1D scheme's one-step map from a perturbed guess,
+    checked against every value of ``expected_values.json`` at its own tolerance.
+
+    Exceptions, measured: the decks' flows are checked to 1e-10 (their rtol 1e-16 is exact equality), and the
+    inlet pressure of tube_r / tube_rcr (rtol 1e-7, rigid-tube analytic value Q·(R1 + R2)) differs by 1.04e-7:
+    the deck's walls are compliant (area +1.1e-6 at 1e4 dyn/cm², which lowers the friction), and the exact
+    steady solution of the compliant tube, integrated here, agrees with the 1D solution to 1.1e-9.
+    """
+    from cardiojax.oned import discrete_steady_state
+
+    deck = read_svonedsolver(shared_data / f"hemo_reference/svOneDSolver/cases/{case}.in")
+    m = build_model(deck.spec)
+    guess = steady_initial_state(m, deck.spec)
+    guess = dataclasses.replace(guess, u=guess.u.at[1].multiply(0.9))  # 10 % off in every flow
+    s, info = discrete_steady_state(m, guess)
+    assert info["iterations"] >= 2 and info["residual"] < 1e-10
+    nodes = np.asarray(m.nodes)
+    area = np.asarray(s.u[0])[nodes]
+    values = {
+        "pressure": np.asarray(m.tube.pressure(area, m.a0[nodes], m.k[nodes], m.p_ref[nodes])) / 0.1,
+        "flow": np.asarray(s.u[1])[nodes] / 1e-6,
+        "area": area / 1e-4,
+    }
+    expected = json.loads((shared_data / "hemo_reference/svOneDSolver/expected_values.json").read_text())[case]
+    for e in expected:
+        mine = values[e["field"]][deck.segment_vessel[e["seg"]], 0 if e["node"] == 0 else 4]
+        rtol = max(e["rtol"], 1e-10)
+        if case.startswith("tube_r") and (e["field"], e["node"]) == ("pressure", 0):
+            exact = _compliant_tube_inlet_pressure(deck, 100.0, 10000.0)
+            assert abs(mine / exact - 1.0) < 1e-8, (e, mine, exact)
+            rtol = 1.1e-7
+        assert abs(mine / e["value"] - 1.0) <= rtol, (e, mine)
 
 
 def test_svonedsolver_bifurcation_rcr_regression_cycle(shared_data):
     """svOneDSolver's saved steps 100–199 are its 2nd cycle from rest at the material's reference pressure.
 
-    Its regression values (rtol 1e-7) belong to its own finite elements; a different discretisation
-    (30 cells here, as its 10 elements per segment) agrees to about 1–2 % (measured: pressures 1.0–1.4 %,
-    mean inflow 0.2 %).
+    Its regression values (rtol 1e-7) belong to its own finite elements (10 linear elements per segment,
+    implicit Δt = T/1000); a different discretisation cannot meet 1e-7. Ours, on the deck's 11 nodes per
+    segment, agrees to 1.0–1.3 % in pressure and 0.6 % in mean outlet flow, and is converged in space
+    (measured: changes below 0.1 % from 11 to 81 nodes per segment). The run is a start-up transient (RC
+    time 1.1 s ≈ one period), so the values are sensitive to the start: a capacitor starting 5 % lower
+    shifts the mean pressure by 2 %.
     """
     deck = read_svonedsolver(shared_data / "hemo_reference/svOneDSolver/cases/bifurcation_RCR.in")
     m = build_model(deck.spec)

@@ -16,6 +16,9 @@ Cards read: ``MODEL``, ``NODE``, ``JOINT`` / ``JOINTINLET`` / ``JOINTOUTLET``,
   Rd), ``PRESSURE`` (a table of P(t)) and ``CORONARY`` are mapped onto the
   shared 0D blocks; the inlet table of ``SOLVEROPTIONS`` is a ``FLOW`` inlet.
 
+* a segment of n finite elements becomes n + 1 points of a ``"node"`` grid
+  (`NetworkSpec.grid`), so that the solution at its ends sits on its nodes.
+
 Unsupported cards or options raise an error naming the card and the value.
 `SvOneDDeck.segment_vessel` maps the deck's segment ids to vessel indices
 (a stenosis segment maps to ``None``).
@@ -151,7 +154,7 @@ def read_svonedsolver(path, *, cells_per_segment: int | None = None) -> SvOneDDe
         wall = {"k1": k1 * _P, "k2": k2 / CM, "k3": k3 * _P}
         seg_vessel[sid] = len(vessels)
         vessels.append(VesselSpec(name, length, math.sqrt(a_in * CM**2 / math.pi), math.sqrt(a_out * CM**2 / math.pi),
-                                  wall, cells_per_segment or max(n_el, 3), p_ref=p0 * _P))
+                                  wall, cells_per_segment or max(n_el + 1, 3), p_ref=p0 * _P))
     # joints -> junctions; a stenosis segment between two joints becomes one junction with a loss
     joint_list = [(j_in[a], j_out[b]) for a, b in joints.values()]
     junctions = []
@@ -213,5 +216,6 @@ def read_svonedsolver(path, *, cells_per_segment: int | None = None) -> SvOneDDe
         else:
             raise ValueError(f"{card}: boundary condition {bc!r} is not supported; "
                              "expected RESISTANCE, RCR, PRESSURE or NOBOUND")
-    spec = NetworkSpec(vessels, junctions, inlets, outlets, period, blood, "olufsen", profile, name=path.stem)
+    spec = NetworkSpec(vessels, junctions, inlets, outlets, period, blood, "olufsen", profile, name=path.stem,
+                       grid="node")
     return SvOneDDeck(spec, dt, save_every, max_steps, seg_vessel, seg_names)

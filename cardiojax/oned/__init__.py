@@ -37,10 +37,11 @@ from cardiojax.oned.simulate import (
     simulate,
     step,
 )
-from cardiojax.oned.steady import lumped_network, steady_initial_state, steady_state
+from cardiojax.oned.steady import discrete_steady_state, lumped_network, steady_initial_state, steady_state
 from cardiojax.oned.tube_laws import BETA, OLUFSEN, TubeLaw, tube_law
 
 __all__ = [
+    "discrete_steady_state",
     "BLOCK_OUTLETS", "OUTLET_KINDS", "InletSpec", "JunctionSpec", "NetworkSpec", "OneDModel", "OutletSpec",
     "VesselSpec", "build_model", "stenosis_loss", "LIMITERS", "interior_update", "CFL", "Cycle", "Result",
     "State", "Stepping", "check_cfl", "choose_substeps", "cycle_change", "initial_state", "run_cycle",

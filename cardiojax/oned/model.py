@@ -127,6 +127,12 @@ class NetworkSpec:
       tube_law: ``"beta"`` or ``"olufsen"`` (`cardiojax.oned.tube_laws`).
       profile: velocity-profile exponent γ of the friction term
         ``−2(γ+2)πμ/ρ · Q/A`` (γ = 9 in openBF, 2 for Poiseuille flow).
+      grid: ``"cell"`` (the default, openBF's): a vessel of ``n_cells`` cells
+        of length L/n, centred at (i + ½)·L/n; ``"node"`` (svOneDSolver's
+        nodes): ``n_cells`` points at i·L/(n − 1), the boundary cells centred
+        on the vessel ends with spacing L/(n − 1), and ghost cells extrapolated
+        linearly, so that a steady solution linear in x is reproduced exactly
+        at the vessel ends (the analytic svOneDSolver test cases).
       name: label.
     """
 
@@ -139,6 +145,7 @@ class NetworkSpec:
     tube_law: str = "beta"
     profile: float = 9.0
     name: str = "network"
+    grid: str = "cell"
 
 
 def stenosis_loss(r_upstream: float, severity: float, length: float, blood: Blood) -> tuple[float, float]:
@@ -176,7 +183,8 @@ class OneDModel:
     Outlets: ``refl_cell``, ``refl_rt``, ``refl_mask`` and ``blocks`` (kind → `OutletGroup`).
     ``blood``, ``friction`` (m²/s, 2(γ+2)πμ/ρ per cell), ``period`` (s);
     static: ``law`` (name), ``vessel_names``, ``varying`` (some vessel is
-    tapered or narrowed, so the geometric source term is needed).
+    tapered or narrowed, so the geometric source term is needed), ``grid``
+    (``"cell"`` or ``"node"``, see `NetworkSpec`).
     """
 
     a0: jax.Array
@@ -210,6 +218,7 @@ class OneDModel:
     law: str = dataclasses.field(metadata=dict(static=True))
     vessel_names: tuple = dataclasses.field(metadata=dict(static=True))
     varying: bool = dataclasses.field(default=True, metadata=dict(static=True))
+    grid: str = dataclasses.field(default="cell", metadata=dict(static=True))
 
     @property
     def tube(self):
@@ -231,10 +240,15 @@ def _lesion_factor(x_frac, lesion, length):
     return 1.0 - severity * bump
 
 
-def _vessel_cells(v: VesselSpec, law: str):
+def cell_fractions(n: int, grid: str = "cell") -> np.ndarray:
+    """Positions of a vessel's ``n`` cell centres as fractions of its length (see `NetworkSpec.grid`)."""
+    return np.arange(n) / (n - 1) if grid == "node" else (np.arange(n) + 0.5) / n
+
+
+def _vessel_cells(v: VesselSpec, grid: str = "cell"):
     """Per-cell (a0, k, dx, da0dx, dkdx) of a vessel at cell centres (derivatives by central differences)."""
     n = v.n_cells
-    dx = v.length / n
+    dx = v.length / (n - 1) if grid == "node" else v.length / n
 
     def radius(xf):
         return (v.r_in + (v.r_out - v.r_in) * xf) * _lesion_factor(xf, v.lesion, v.length)
@@ -247,7 +261,7 @@ def _vessel_cells(v: VesselSpec, law: str):
             return float(w["Eh"]) / r
         return np.asarray(olufsen_k(r, float(w["k1"]), float(w["k2"]), float(w["k3"])))
 
-    xf = (np.arange(n) + 0.5) / n
+    xf = cell_fractions(n, grid)
     h = 1e-6
     r = radius(xf)
     a0 = np.pi * r**2
@@ -260,6 +274,8 @@ def _vessel_cells(v: VesselSpec, law: str):
 
 def _check_spec(spec: NetworkSpec) -> None:
     tube_law(spec.tube_law)
+    if spec.grid not in ("cell", "node"):
+        raise ValueError(f"grid={spec.grid!r}, expected 'cell' or 'node'")
     if spec.period <= 0 or not np.isfinite(spec.period):
         raise ValueError(f"period={spec.period!r}: expected a positive cardiac cycle length in s")
     for i, v in enumerate(spec.vessels):
@@ -330,7 +346,7 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
     law = spec.tube_law
     nv = len(spec.vessels)
     n_pad_v = max(pad_vessels or nv, nv)
-    pieces = [_vessel_cells(v, law) for v in spec.vessels]
+    pieces = [_vessel_cells(v, spec.grid) for v in spec.vessels]
     sizes = [v.n_cells for v in spec.vessels] + [3] * (n_pad_v - nv)
     total = sum(s + 2 for s in sizes)
     n_cells = max(pad_cells or total, total)
@@ -360,8 +376,11 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
                 a0[g], k[g], dx[g], p_ref[g] = a0[src], k[src], dx[src], p_ref[src]
         left_ghost[off], right_ghost[hi + 1] = True, True
         first[vi], last[vi] = lo, hi
-        nodes[vi] = [lo, lo + max(int(np.floor(m * 0.25)) - 1, 0), lo + max(int(np.floor(m * 0.5)) - 1, 0),
-                     lo + max(int(np.floor(m * 0.75)) - 1, 0), hi]
+        if spec.grid == "node":  # the points at ¼, ½, ¾ of the length (exact when n − 1 divides by 4)
+            nodes[vi] = [lo + int(round(f * (m - 1))) for f in (0.0, 0.25, 0.5, 0.75, 1.0)]
+        else:  # openBF's output cells
+            nodes[vi] = [lo, lo + max(int(np.floor(m * 0.25)) - 1, 0), lo + max(int(np.floor(m * 0.5)) - 1, 0),
+                         lo + max(int(np.floor(m * 0.75)) - 1, 0), hi]
         off += m + 2
     # junctions
     nj = len(spec.junctions)
@@ -432,5 +451,5 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
         j_total=jnp.asarray(j_total), in_cell=jnp.asarray(in_cell), in_pressure=jnp.asarray(in_pressure),
         in_table=in_table, refl_cell=jnp.asarray(refl_cell), refl_rt=f(refl_rt), refl_mask=jnp.asarray(refl_mask),
         blocks=blocks, blood=blood, period=f(spec.period), law=law, vessel_names=names,
-        varying=bool(np.any(da0dx != 0) or np.any(dkdx != 0)),
+        varying=bool(np.any(da0dx != 0) or np.any(dkdx != 0)), grid=spec.grid,
     )

@@ -82,9 +82,13 @@ def source(m: OneDModel, area, flow):
 
 
 def fill_ghosts(m: OneDModel, u):
-    """Ghost cells take the values of their vessel's boundary cell (shifted copies, no gather)."""
+    """Ghost cells take the values of their vessel's boundary cell (``"cell"`` grid, openBF) or the
+    linear extrapolation of the two cells next to them (``"node"`` grid); shifted copies, no gather."""
     left = jnp.concatenate([u[:, 1:], u[:, -1:]], axis=1)
     right = jnp.concatenate([u[:, :1], u[:, :-1]], axis=1)
+    if m.grid == "node":
+        left = 2.0 * left - jnp.concatenate([u[:, 2:], u[:, -2:]], axis=1)
+        right = 2.0 * right - jnp.concatenate([u[:, :2], u[:, :-2]], axis=1)
     return jnp.where(m.left_ghost, left, jnp.where(m.right_ghost, right, u))
 
 
@@ -96,6 +100,8 @@ def _rate(m: OneDModel, u, dt, limiter: str):
     dl = jnp.concatenate([zero, d], axis=1)
     dr = jnp.concatenate([d, zero], axis=1)
     slope = jnp.where(m.real, limited_slope(dl, dr, limiter), 0.0)
+    if m.grid == "node":  # extrapolated ghosts carry the slope towards their vessel: no jump at the end faces
+        slope = jnp.where(m.left_ghost, dr, jnp.where(m.right_ghost, dl, slope))
     ul, ur = u + 0.5 * slope, u - 0.5 * slope  # values at the right and left face of each cell
     fl, fr = physical_flux(m, ul[0], ul[1]), physical_flux(m, ur[0], ur[1])
     speed = m.dx[:-1] / dt

@@ -10,25 +10,35 @@ must reach under constant inflow for stiff walls (tested), and
 `steady_initial_state` starts a pulsatile 1D run from it (mean inflow, each
 vessel's pressure linear between its 0D end pressures, outlet blocks at
 their steady state), which removes most of the slow Windkessel transient.
+`discrete_steady_state` finds the steady solution of the 1D scheme itself
+(Newton on its one-step map), to round-off.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from cardiojax.lumped.network import NetworkBuilder, solve_steady_network, vessel_results
 from cardiojax.oned.model import NetworkSpec, OneDModel, _vessel_cells
-from cardiojax.oned.simulate import State, initial_state
+from cardiojax.oned.simulate import State, Stepping, choose_substeps, initial_state, step
 
 
 def vessel_resistance(spec: NetworkSpec) -> np.ndarray:
-    """Friction resistance of every vessel, Pa·s/m³: 2(γ+2)πμ·Σ Δx/A0²."""
+    """Friction resistance of every vessel, Pa·s/m³: 2(γ+2)πμ·∫dx/A0² (midpoint rule on the cells of a
+    ``"cell"`` grid, trapezoidal rule on the points of a ``"node"`` grid)."""
     mu = float(spec.blood.viscosity)
     out = []
     for v in spec.vessels:
-        a0, _, dx, _, _ = _vessel_cells(v, spec.tube_law)
-        out.append(2.0 * (spec.profile + 2.0) * np.pi * mu * np.sum(dx / a0**2))
+        a0, _, dx, _, _ = _vessel_cells(v, spec.grid)
+        w = dx.copy()
+        if spec.grid == "node":
+            w[[0, -1]] *= 0.5
+        out.append(2.0 * (spec.profile + 2.0) * np.pi * mu * np.sum(w / a0**2))
     return np.array(out)
 
 
@@ -64,7 +74,7 @@ def lumped_network(spec: NetworkSpec):
         node = ends[(o.vessel, "out")]
         if o.kind == "reflection":
             v = spec.vessels[o.vessel]
-            a0, kk, *_ = _vessel_cells(v, spec.tube_law)
+            a0, kk, *_ = _vessel_cells(v, spec.grid)
             rho = float(spec.blood.density)
             z0 = rho * np.sqrt(2.0 * kk[-1] / (3.0 * rho)) / a0[-1]
             rt = float(o.params["Rt"])
@@ -94,7 +104,80 @@ def steady_initial_state(m: OneDModel, spec: NetworkSpec) -> State:
     first, last = np.asarray(m.first), np.asarray(m.last)
     for i in range(len(spec.vessels)):
         cells = np.arange(first[i] - 1, last[i] + 2)
-        frac = np.clip((cells - first[i] + 0.5) / (last[i] - first[i] + 1), 0.0, 1.0)
+        n = last[i] - first[i] + 1
+        pos = (cells - first[i]) / (n - 1) if spec.grid == "node" else (cells - first[i] + 0.5) / n
+        frac = np.clip(pos, 0.0, 1.0)
         p[cells] = st["pressure_in"][i] + (st["pressure_out"][i] - st["pressure_in"][i]) * frac
         q[cells] = st["flow"][i]
     return initial_state(m, pressure=jnp.asarray(p, m.a0.dtype), flow=jnp.asarray(q, m.a0.dtype))
+
+
+def discrete_steady_state(m: OneDModel, state: State, *, stepping: Stepping | None = None,
+                          tol: float = 1e-10, max_iter: int = 20) -> tuple[State, dict]:
+    """The steady state of the discrete 1D scheme itself, by Newton's method on its one-step map.
+
+    A steady solution is a fixed point ``x = step(x)`` of one time step (cell
+    areas and flows, outlet block states) with the boundary data frozen at
+    the state's time ``t``; Newton on ``step(x) − x`` with the Jacobian from
+    `jax.jacfwd` reaches it to round-off in a few iterations, where time
+    stepping would need many wave-reflection and friction time constants
+    (about 1 s of simulated time for a 1 cm² tube). It needs boundary data
+    that do not change in time to be meaningful. Ghost and padding cells and
+    masked outlets are held fixed.
+
+    Args:
+      m: the model (one network).
+      state: starting guess; Newton needs one near the solution, such as
+        `steady_initial_state` (from rest it diverges).
+      stepping: gives Δt = period/(samples·substeps) — the steady state of
+        the scheme depends on Δt through the Lax–Friedrichs dissipation only
+        where the solution is not linear — and the limiter. Default: the Δt
+        of `simulate` and ``limiter="none"``, which makes the one-step map
+        smooth so that Newton converges quadratically; a TVD limiter has kinks
+        where slopes change sign (as in uniform flow) and Newton can stall.
+      tol: stop when the largest one-step change, relative to each field's
+        scale (largest area, flow, block state), is below this (round-off
+        leaves about 1e-12).
+      max_iter: iteration limit; raises ``RuntimeError`` if not converged.
+
+    Returns:
+      ``(state, info)`` with ``info = {"iterations", "residual"}`` (the largest
+      scaled one-step change at the solution).
+    """
+    if stepping is None:
+        stepping = Stepping(samples=100, substeps=choose_substeps(m, 100), limiter="none")
+    s0 = state
+    dt = m.period / (stepping.samples * stepping.substeps)
+    x0, unravel = ravel_pytree((s0.u, s0.block_y))
+    u_active = jnp.broadcast_to(m.real, s0.u.shape)
+    y_active = {k: jnp.broadcast_to(m.blocks[k].mask[:, None], y.shape) for k, y in s0.block_y.items()}
+    active, _ = ravel_pytree((u_active, y_active))
+    u_scale = jnp.stack([jnp.full_like(s0.u[0], jnp.max(jnp.abs(s0.u[0]))),
+                         jnp.full_like(s0.u[1], jnp.max(jnp.abs(s0.u[1])) + jnp.max(jnp.abs(s0.u[0])) * 1e-3)])
+    y_scale = {k: jnp.broadcast_to(jnp.max(jnp.abs(y), axis=0) + 1e-12, y.shape) for k, y in s0.block_y.items()}
+    scale, _ = ravel_pytree((u_scale, y_scale))
+
+    def residual(z):
+        u, block_y = unravel(z * scale)
+        s = dataclasses.replace(s0, u=u, block_y=block_y)
+        s1 = step(m, s, dt, stepping)
+        z1, _ = ravel_pytree((s1.u, s1.block_y))
+        return jnp.where(active, z1 / scale - z, z - x0 / scale)
+
+    newton = jax.jit(lambda z: z - jnp.linalg.solve(jax.jacfwd(residual)(z), residual(z)))
+    res_max = jax.jit(lambda z: jnp.max(jnp.abs(residual(z))))
+    z = x0 / scale
+    r = float(res_max(z))
+    it = 0
+    while r > tol:
+        if it == max_iter:
+            raise RuntimeError(f"discrete_steady_state: no convergence in {max_iter} Newton iterations "
+                               f"(scaled residual {r:.2e} > tol={tol:.1e})")
+        z = newton(z)
+        it += 1
+        r = float(res_max(z))
+        if not np.isfinite(r):
+            raise FloatingPointError(f"discrete_steady_state: Newton diverged at iteration {it}")
+    u, block_y = unravel(z * scale)
+    info = {"iterations": it, "residual": r}
+    return dataclasses.replace(s0, u=u, block_y=block_y), info
