@@ -89,15 +89,18 @@ def openbf_case(case, repeats):
 
 
 def tree_batch(batch, repeats):
+    from cardiojax.clinical import with_hyperemic_outlets
     from cardiojax.clinical.pulsatile import aortic_waveform
     from cardiojax.oned import Stepping, choose_substeps, initial_state, run_cycle, tree_model
     from cardiojax.synth import generate_trees
     from cardiojax.tree import take
     from cardiojax.units import MMHG
 
-    trees = generate_trees(jax.random.key(0), batch)
+    trees = with_hyperemic_outlets(generate_trees(jax.random.key(0), batch))
     t, p = aortic_waveform(93.0 * MMHG)
-    models = [tree_model(take(trees, i), t, p, n_cells=8, lesions=False)[0] for i in range(batch)]
+    lesions = np.asarray(trees.valid & (trees.stenosis_severity > 0)).sum(axis=1)
+    slots = int(lesions.max())  # room for the most lesions of the batch: one padded shape for all
+    models = [tree_model(take(trees, i), t, p, n_cells=8, lesion_slots=slots)[0] for i in range(batch)]
     mb = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *models)
     samples = 50
     stepping = Stepping(samples=samples, substeps=choose_substeps(mb, samples))

@@ -1,17 +1,27 @@
 """A `VesselTree` as a 1D network: padded to the tree's capacity so that a batch shares one compiled function.
 
-Every segment slot becomes a vessel of ``n_cells`` cells (padding slots are
-closed tubes at rest), every valid segment with children a junction
+Every segment becomes a vessel of ``n_cells`` cells (padding slots are closed
+tubes at rest), every valid segment with children a junction
 (total-pressure continuity, padded to ``degree`` ends), every outlet a
 ``resistance`` block with the tree's ``outlet_resistance`` and
-``outlet_pressure`` (or a ``coronary`` block when ``coronary`` parameters are
-given). With ``lesions=True`` lesions are resolved as narrowed geometry (the cosine profile of
-`cardiojax.tree.geometry.lumen_radius`); the scheme is not well balanced, so
-a resolved lesion needs several cells across it — at 8 cells per segment a
-severe lesion makes the run blow up (seen on synthetic trees), and
-``lesions=False`` drops them. The wall stiffness is
-K = E·h/r0(x) from the tree's ``stiffness`` (E·h). The inlet is a pressure
-waveform at the root.
+``outlet_pressure`` (set them first, e.g. with
+`cardiojax.clinical.with_hyperemic_outlets`; a resistance of 0 is refused).
+The wall stiffness is K = E·h/r0(x) from the tree's ``stiffness`` (E·h); the
+inlet is a pressure waveform at the root.
+
+Lesions (``lesions=``):
+
+* ``"lumped"`` (default): the segment is split at the lesion centre into
+  two healthy tapered vessels joined by a Young–Tsai element
+  (`stenosis_loss` with the healthy diameter at the centre) — the lesion
+  model of the steady FFR network (`cardiojax.lumped.segment_coefficients`),
+  so the 1D steady limit is the 0D FFR solution. Each piece keeps about
+  ``n_cells``·(its length fraction) cells, at least 3;
+* ``"resolved"``: the narrowed lumen (the cosine profile of
+  `cardiojax.tree.geometry.lumen_radius`) is discretised; the scheme is not
+  well balanced, so a resolved lesion needs many cells across it — at 8
+  cells per segment the synthetic trees' lesions (30–90 %) blow up;
+* ``"none"``: lesions are dropped.
 """
 
 from __future__ import annotations
@@ -20,39 +30,72 @@ import dataclasses
 
 import numpy as np
 
-from cardiojax.oned.model import InletSpec, JunctionSpec, NetworkSpec, OneDModel, OutletSpec, VesselSpec, build_model
+from cardiojax.oned.model import (
+    InletSpec,
+    JunctionSpec,
+    NetworkSpec,
+    OneDModel,
+    OutletSpec,
+    VesselSpec,
+    build_model,
+    stenosis_loss,
+)
 from cardiojax.tree.ops import require_single, to_numpy
 from cardiojax.tree.vessel_tree import VesselTree
 from cardiojax.units import Blood
 
+LESION_MODES = ("lumped", "resolved", "none")
+
 
 def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8, blood: Blood = Blood(),
-              profile: float = 2.0, junction_pressure: str = "total", lesions: bool = True) -> NetworkSpec:
-    """The `NetworkSpec` of one tree (valid segments only) with a pressure inlet ``P(t)`` (s, Pa)."""
+              profile: float = 2.0, junction_pressure: str = "total", lesions: str = "lumped") -> NetworkSpec:
+    """The `NetworkSpec` of one tree (valid segments only) with a pressure inlet ``P(t)`` (s, Pa).
+
+    Vessel names are ``seg{s}`` (a lumped lesion's downstream piece ``seg{s}_distal``).
+    """
     require_single(tree, "tree_spec")
+    if lesions not in LESION_MODES:
+        raise ValueError(f"lesions={lesions!r}, expected one of {LESION_MODES}")
     t = to_numpy(tree)
     valid = np.flatnonzero(t.valid)
-    index = {int(s): i for i, s in enumerate(valid)}
-    vessels, junctions, outlets = [], [], []
     children: dict[int, list[int]] = {}
     for s in valid:
         p = int(t.parent[s])
         if p >= 0:
             children.setdefault(p, []).append(int(s))
-    for s in valid:
-        s = int(s)
-        lesion = None
-        if lesions and t.stenosis_severity[s] > 0:
-            lesion = (float(t.stenosis_severity[s]), float(t.stenosis_length[s]), float(t.stenosis_position[s]))
-        vessels.append(VesselSpec(f"seg{s}", float(t.length[s]), float(t.r_in[s]), float(t.r_out[s]),
-                                  {"Eh": float(t.stiffness[s])}, n_cells, lesion=lesion))
-        if s in children:
-            junctions.append(JunctionSpec([(index[s], "out")] + [(index[c], "in") for c in children[s]],
-                                          pressure=junction_pressure))
+    vessels, junctions, outlets = [], [], []
+    first, last = {}, {}  # segment -> index of its inlet / outlet vessel
+    for s in (int(x) for x in valid):
+        length, r_in, r_out, eh = float(t.length[s]), float(t.r_in[s]), float(t.r_out[s]), float(t.stiffness[s])
+        severity = float(t.stenosis_severity[s])
+        first[s] = len(vessels)
+        if severity > 0 and lesions == "lumped":
+            pos = float(t.stenosis_position[s])
+            r_mid = r_in + (r_out - r_in) * pos
+            n_up = max(3, int(round(n_cells * pos)))
+            n_down = max(3, int(round(n_cells * (1.0 - pos))))
+            vessels.append(VesselSpec(f"seg{s}", length * pos, r_in, r_mid, {"Eh": eh}, n_up))
+            vessels.append(VesselSpec(f"seg{s}_distal", length * (1.0 - pos), r_mid, r_out, {"Eh": eh}, n_down))
+            loss = stenosis_loss(r_mid, severity, float(t.stenosis_length[s]), blood)
+            junctions.append(JunctionSpec([(first[s], "out"), (first[s] + 1, "in")], pressure=junction_pressure,
+                                          losses=[(0.0, 0.0), loss]))
         else:
-            outlets.append(OutletSpec(index[s], "resistance", {"R": float(t.outlet_resistance[s]),
-                                                               "Pd": float(t.outlet_pressure[s])}))
-    roots = [index[int(s)] for s in valid if t.parent[s] < 0]
+            lesion = None
+            if severity > 0 and lesions == "resolved":
+                lesion = (severity, float(t.stenosis_length[s]), float(t.stenosis_position[s]))
+            vessels.append(VesselSpec(f"seg{s}", length, r_in, r_out, {"Eh": eh}, n_cells, lesion=lesion))
+        last[s] = len(vessels) - 1
+    for s in (int(x) for x in valid):
+        if s in children:
+            junctions.append(JunctionSpec([(last[s], "out")] + [(first[c], "in") for c in children[s]],
+                                          pressure=junction_pressure))
+            continue
+        r = float(t.outlet_resistance[s])
+        if not r > 0:
+            raise ValueError(f"segment {s}: field 'outlet_resistance' = {r!r} Pa·s/m³; expected > 0 at an outlet "
+                             "(set boundary conditions first, e.g. cardiojax.clinical.with_hyperemic_outlets)")
+        outlets.append(OutletSpec(last[s], "resistance", {"R": r, "Pd": float(t.outlet_pressure[s])}))
+    roots = [first[int(s)] for s in valid if t.parent[s] < 0]
     times = np.asarray(inlet_times, float)
     inlets = [InletSpec(roots[0], "pressure", times, np.asarray(inlet_pressure, float))]
     return NetworkSpec(vessels, junctions, inlets, outlets, float(times[-1] - times[0]), blood, "beta", profile,
@@ -60,13 +103,24 @@ def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8
 
 
 def tree_model(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8, degree: int = 3,
-               blood: Blood = Blood(), profile: float = 2.0, lesions: bool = True) -> tuple[OneDModel, NetworkSpec]:
-    """`tree_spec` compiled with padding to the tree's capacity (vessels, junctions and outlets)."""
+               blood: Blood = Blood(), profile: float = 2.0, lesions: str = "lumped",
+               lesion_slots: int | None = None) -> tuple[OneDModel, NetworkSpec]:
+    """`tree_spec` compiled with padding to the tree's capacity, so that models of one capacity stack into a batch.
+
+    ``lesion_slots`` (default capacity // 4) is the number of lumped lesions
+    the padding has room for (each adds a vessel and a junction); a tree with
+    more raises ``ValueError``.
+    """
     spec = tree_spec(tree, inlet_times, inlet_pressure, n_cells=n_cells, blood=blood, profile=profile,
                      lesions=lesions)
     cap = tree.capacity
-    m = build_model(spec, pad_vessels=cap, pad_junctions=cap, degree=degree,
-                    pad_outlets={"resistance": cap}, pad_cells=cap * (n_cells + 2))
+    slots = cap // 4 if lesion_slots is None else int(lesion_slots)
+    extra = len(spec.vessels) - int(np.sum(np.asarray(tree.valid)))
+    if extra > slots:
+        raise ValueError(f"the tree has {extra} lumped lesions, more than lesion_slots={slots}; "
+                         "pass a larger lesion_slots (the same for every tree of a batch)")
+    m = build_model(spec, pad_vessels=cap + slots, pad_junctions=cap + slots, degree=degree,
+                    pad_outlets={"resistance": cap}, pad_cells=cap * (n_cells + 2) + slots * (n_cells + 10))
     # static fields equal for every tree of a capacity, so models stack into one batch
-    m = dataclasses.replace(m, vessel_names=tuple(f"v{i}" for i in range(cap)), varying=True)
+    m = dataclasses.replace(m, vessel_names=tuple(f"v{i}" for i in range(cap + slots)), varying=True)
     return m, spec

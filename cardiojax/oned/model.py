@@ -173,7 +173,7 @@ class OneDModel:
     """A compiled 1D network (a pytree; every array is a leaf, so it batches and differentiates).
 
     Cell arrays, shape (N,): ``a0`` (m²), ``k`` (Pa), ``p_ref`` (Pa), ``dx``
-    (m), ``da0dx`` (m), ``dkdx`` (Pa/m), ``real`` (bool: not a ghost),
+    (m), ``a0_face`` (m²), ``k_face`` (Pa) at each cell's right face, ``real`` (bool: not a ghost),
     ``left_ghost``, ``right_ghost`` (bool).
     Vessel arrays, shape (V, ...): ``first``, ``last`` (boundary cells),
     ``nodes`` (V, 5) output cells (inlet, ¼, ½, ¾, outlet as openBF).
@@ -191,8 +191,8 @@ class OneDModel:
     k: jax.Array
     p_ref: jax.Array
     dx: jax.Array
-    da0dx: jax.Array
-    dkdx: jax.Array
+    a0_face: jax.Array
+    k_face: jax.Array
     friction: jax.Array
     real: jax.Array
     left_ghost: jax.Array
@@ -245,13 +245,20 @@ def cell_fractions(n: int, grid: str = "cell") -> np.ndarray:
     return np.arange(n) / (n - 1) if grid == "node" else (np.arange(n) + 0.5) / n
 
 
-def _vessel_cells(v: VesselSpec, grid: str = "cell"):
-    """Per-cell (a0, k, dx, da0dx, dkdx) of a vessel at cell centres (derivatives by central differences)."""
+def _vessel_cells(v: VesselSpec, grid: str = "cell", ghosts: bool = False):
+    """Per-cell (a0, k, dx, a0_face, k_face) of a vessel: A0 and K at the cell centres and at each cell's
+    right face.
+
+    With ``ghosts=True`` the arrays have two more entries, the ghost cells one
+    spacing beyond each end, with the vessel's taper extrapolated linearly.
+    """
     n = v.n_cells
     dx = v.length / (n - 1) if grid == "node" else v.length / n
 
     def radius(xf):
-        return (v.r_in + (v.r_out - v.r_in) * xf) * _lesion_factor(xf, v.lesion, v.length)
+        lesion = _lesion_factor(np.clip(xf, 0.0, 1.0), v.lesion, v.length)
+        taper = np.maximum(v.r_in + (v.r_out - v.r_in) * xf, 0.5 * min(v.r_in, v.r_out))  # ghosts stay > 0
+        return taper * lesion
 
     def stiffness(r):
         w = v.wall
@@ -262,14 +269,12 @@ def _vessel_cells(v: VesselSpec, grid: str = "cell"):
         return np.asarray(olufsen_k(r, float(w["k1"]), float(w["k2"]), float(w["k3"])))
 
     xf = cell_fractions(n, grid)
-    h = 1e-6
+    if ghosts:
+        xf = np.concatenate([[2 * xf[0] - xf[1]], xf, [2 * xf[-1] - xf[-2]]])
     r = radius(xf)
-    a0 = np.pi * r**2
-    k = stiffness(r)
-    rp, rm = radius(xf + h), radius(xf - h)
-    da0dx = np.pi * (rp**2 - rm**2) / (2 * h * v.length)
-    dkdx = (stiffness(rp) - stiffness(rm)) / (2 * h * v.length)
-    return a0, k, np.full(n, dx), da0dx, dkdx
+    # geometry at each cell's right face (the last one, beyond the vessel, repeats the cell's own)
+    r_face = np.concatenate([radius(0.5 * (xf[1:] + xf[:-1])), r[-1:]])
+    return np.pi * r**2, stiffness(r), np.full(xf.shape, dx), np.pi * r_face**2, stiffness(r_face)
 
 
 def _check_spec(spec: NetworkSpec) -> None:
@@ -346,16 +351,16 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
     law = spec.tube_law
     nv = len(spec.vessels)
     n_pad_v = max(pad_vessels or nv, nv)
-    pieces = [_vessel_cells(v, spec.grid) for v in spec.vessels]
+    pieces = [_vessel_cells(v, spec.grid, ghosts=True) for v in spec.vessels]
     sizes = [v.n_cells for v in spec.vessels] + [3] * (n_pad_v - nv)
     total = sum(s + 2 for s in sizes)
     n_cells = max(pad_cells or total, total)
     a0 = np.full(n_cells, 1e-6)
     k = np.full(n_cells, 1e5)
+    a0_face = np.full(n_cells, 1e-6)
+    k_face = np.full(n_cells, 1e5)
     p_ref = np.zeros(n_cells)
     dx = np.full(n_cells, 1e-3)
-    da0dx = np.zeros(n_cells)
-    dkdx = np.zeros(n_cells)
     real = np.zeros(n_cells, bool)
     left_ghost = np.zeros(n_cells, bool)
     right_ghost = np.zeros(n_cells, bool)
@@ -363,17 +368,16 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
     last = np.zeros(n_pad_v, np.int32)
     nodes = np.zeros((n_pad_v, 5), np.int32)
     off = 0
+    varying = False
     for vi, m in enumerate(sizes):
         lo, hi = off + 1, off + m  # first and last real cell
         if vi < nv:
             pa0, pk, pdx, pda, pdk = pieces[vi]
-            sl = slice(lo, hi + 1)
-            a0[sl], k[sl], dx[sl], da0dx[sl], dkdx[sl] = pa0, pk, pdx, pda, pdk
+            sl = slice(off, hi + 2)  # the vessel's cells and its two ghosts (geometry extrapolated)
+            a0[sl], k[sl], dx[sl], a0_face[sl], k_face[sl] = pa0, pk, pdx, pda, pdk
+            varying = varying or np.ptp(pa0) > 0 or np.ptp(pk) > 0
             p_ref[sl] = spec.vessels[vi].p_ref
-            real[sl] = True
-            # ghosts carry the parameters of the cell they copy
-            for g, src in ((off, lo), (hi + 1, hi)):
-                a0[g], k[g], dx[g], p_ref[g] = a0[src], k[src], dx[src], p_ref[src]
+            real[lo:hi + 1] = True
         left_ghost[off], right_ghost[hi + 1] = True, True
         first[vi], last[vi] = lo, hi
         if spec.grid == "node":  # the points at ¼, ½, ¾ of the length (exact when n − 1 divides by 4)
@@ -443,7 +447,7 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
     names = tuple(v.name for v in spec.vessels) + tuple(f"_pad{i}" for i in range(n_pad_v - nv))
     f = lambda x: jnp.asarray(x, dtype)  # noqa: E731
     return OneDModel(
-        a0=f(a0), k=f(k), p_ref=f(p_ref), dx=f(dx), da0dx=f(da0dx), dkdx=f(dkdx),
+        a0=f(a0), k=f(k), p_ref=f(p_ref), dx=f(dx), a0_face=f(a0_face), k_face=f(k_face),
         friction=f(np.full(n_cells, friction)), real=jnp.asarray(real),
         left_ghost=jnp.asarray(left_ghost), right_ghost=jnp.asarray(right_ghost),
         first=jnp.asarray(first), last=jnp.asarray(last), nodes=jnp.asarray(nodes),
@@ -451,5 +455,5 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
         j_total=jnp.asarray(j_total), in_cell=jnp.asarray(in_cell), in_pressure=jnp.asarray(in_pressure),
         in_table=in_table, refl_cell=jnp.asarray(refl_cell), refl_rt=f(refl_rt), refl_mask=jnp.asarray(refl_mask),
         blocks=blocks, blood=blood, period=f(spec.period), law=law, vessel_names=names,
-        varying=bool(np.any(da0dx != 0) or np.any(dkdx != 0)), grid=spec.grid,
+        varying=bool(varying), grid=spec.grid,
     )

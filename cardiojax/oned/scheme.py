@@ -8,8 +8,7 @@ Equations, per vessel, for the area A (m²) and flow Q (m³/s):
 with Φ = (1/ρ)∫A dP the tube law's flux (`cardiojax.oned.tube_laws`),
 f = 2(γ+2)πμ/ρ the friction coefficient of a velocity profile of exponent γ
 and θ = (A0, K) the wall parameters, whose variation along a tapered or
-narrowed vessel gives the last (geometric) source term; it is evaluated
-with one `jax.jvp` of the tube law, so any tube law gets it for free.
+narrowed vessel gives the last (geometric) source term.
 
 The scheme is openBF's (and jaxFlowSim's): cell values with one ghost cell
 at each vessel end (a copy of the boundary cell, which the boundary
@@ -22,6 +21,19 @@ second order in space and time on smooth solutions with a non-clipping
 limiter (``"none"``, tested); ``"openbf"`` reproduces openBF's superbee,
 which also zeroes negative slopes.
 
+Varying geometry (``m.varying``: a tapered or narrowed vessel) uses a well
+balanced variant, so that a vessel at rest stays exactly at rest (tested)
+instead of pumping spurious flow through the O(Δx²) mismatch between flux
+differences and a cell-centred source: the pressure P and Q are
+reconstructed instead of A and Q, the face areas follow from the face
+pressures with the geometry θ_{i+1/2} of the face itself (so both sides of a
+face at rest have the same area and the dissipation vanishes), the fluxes
+use θ_{i+1/2}, and the geometric source of cell i is the difference
+``[Φ(A(P_i, θ_{i+1/2}), θ_{i+1/2}) − Φ(A(P_i, θ_{i−1/2}), θ_{i−1/2})]/Δx``,
+which tends to the term above and cancels the flux differences exactly at
+uniform pressure. Ghost cells then carry the pressure of their boundary
+cell and the extrapolated geometry.
+
 Gradients: a limiter switches branches as the solution changes, so the
 discrete solution is only piecewise smooth in the parameters; `jax.grad`
 then returns the derivative of the active branch, which can differ from
@@ -32,7 +44,6 @@ it agrees with finite differences to 1e-9 (tested).
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from cardiojax.oned.model import OneDModel
@@ -62,52 +73,96 @@ def limited_slope(dl, dr, limiter: str):
     return jnp.where(same, s * mag, 0.0)
 
 
-def physical_flux(m: OneDModel, area, flow):
-    """(Q, Q²/A + Φ(A)) per cell."""
-    return jnp.stack([flow, flow * flow / area + m.tube.flux(area, m.a0, m.k, m.blood.density)])
+def physical_flux(m: OneDModel, area, flow, a0=None, k=None):
+    """(Q, Q²/A + Φ(A)) per cell (or per face, with the face's ``a0``, ``k``)."""
+    a0 = m.a0 if a0 is None else a0
+    k = m.k if k is None else k
+    return jnp.stack([flow, flow * flow / area + m.tube.flux(area, a0, k, m.blood.density)])
 
 
-def source(m: OneDModel, area, flow):
-    """Momentum source per cell, m³/s²: friction and the geometric term of varying A0 and K."""
-    rho = m.blood.density
+def friction(m: OneDModel, area, flow):
+    """Friction source of the momentum equation, m³/s²: −f·Q/A."""
+    return -m.friction * flow / area
 
-    def g(a0, k):
-        return area / rho * m.tube.pressure(area, a0, k, m.p_ref) - m.tube.flux(area, a0, k, rho)
 
-    fric = -m.friction * flow / area
-    if not m.varying:
-        return fric
-    _, geo = jax.jvp(g, (m.a0, m.k), (m.da0dx, m.dkdx))
-    return fric - geo
+def _shift(u, by: int):
+    """``u`` shifted along the cell axis so that entry i holds u[i + by] (edges padded, no gather)."""
+    if by > 0:
+        return jnp.concatenate([u[..., by:]] + [u[..., -1:]] * by, axis=-1)
+    return jnp.concatenate([u[..., :1]] * -by + [u[..., :by]], axis=-1)
 
 
 def fill_ghosts(m: OneDModel, u):
-    """Ghost cells take the values of their vessel's boundary cell (``"cell"`` grid, openBF) or the
-    linear extrapolation of the two cells next to them (``"node"`` grid); shifted copies, no gather."""
-    left = jnp.concatenate([u[:, 1:], u[:, -1:]], axis=1)
-    right = jnp.concatenate([u[:, :1], u[:, :-1]], axis=1)
+    """Fill the ghost cells of ``u`` = (2, N) from their vessel.
+
+    ``"cell"`` grid (openBF): the ghost takes the boundary cell's values;
+    ``"node"`` grid: the linear extrapolation of the two cells next to it.
+    In a vessel whose geometry varies (``m.varying``) the pressure, not the
+    area, is copied or extrapolated, and the ghost's area follows from its own
+    (extrapolated) A0 and K, so that a tapered vessel at rest stays at rest
+    at its ends as well as inside.
+    """
+    if m.varying:
+        w = jnp.stack([m.tube.pressure(u[0], m.a0, m.k, m.p_ref), u[1]])
+    else:
+        w = u
+    left, right = _shift(w, 1), _shift(w, -1)
     if m.grid == "node":
-        left = 2.0 * left - jnp.concatenate([u[:, 2:], u[:, -2:]], axis=1)
-        right = 2.0 * right - jnp.concatenate([u[:, :2], u[:, :-2]], axis=1)
-    return jnp.where(m.left_ghost, left, jnp.where(m.right_ghost, right, u))
+        left = 2.0 * left - _shift(w, 2)
+        right = 2.0 * right - _shift(w, -2)
+    g = jnp.where(m.left_ghost, left, jnp.where(m.right_ghost, right, w))
+    if m.varying:
+        g = jnp.stack([m.tube.area(g[0], m.a0, m.k, m.p_ref), g[1]])
+        return jnp.where(m.left_ghost | m.right_ghost, g, u)
+    return g
+
+
+def _slopes(m: OneDModel, w, limiter: str):
+    """Limited slopes of the cell values ``w`` (2, N); ghosts of a node grid or a varying geometry get
+    the one-sided difference towards their vessel (no jump at the end faces)."""
+    d = jnp.diff(w, axis=1)
+    zero = jnp.zeros((2, 1), w.dtype)
+    dl = jnp.concatenate([zero, d], axis=1)
+    dr = jnp.concatenate([d, zero], axis=1)
+    slope = jnp.where(m.real, limited_slope(dl, dr, limiter), 0.0)
+    if m.grid == "node" or m.varying:
+        slope = jnp.where(m.left_ghost, dr, jnp.where(m.right_ghost, dl, slope))
+    return slope
 
 
 def _rate(m: OneDModel, u, dt, limiter: str):
     """dU/dt of every cell (ghosts get 0) for the state ``u`` = (2, N) of (A, Q)."""
     u = fill_ghosts(m, u)
-    d = jnp.diff(u, axis=1)
     zero = jnp.zeros((2, 1), u.dtype)
-    dl = jnp.concatenate([zero, d], axis=1)
-    dr = jnp.concatenate([d, zero], axis=1)
-    slope = jnp.where(m.real, limited_slope(dl, dr, limiter), 0.0)
-    if m.grid == "node":  # extrapolated ghosts carry the slope towards their vessel: no jump at the end faces
-        slope = jnp.where(m.left_ghost, dr, jnp.where(m.right_ghost, dl, slope))
-    ul, ur = u + 0.5 * slope, u - 0.5 * slope  # values at the right and left face of each cell
-    fl, fr = physical_flux(m, ul[0], ul[1]), physical_flux(m, ur[0], ur[1])
     speed = m.dx[:-1] / dt
-    flux = 0.5 * (fr[:, 1:] + fl[:, :-1] - speed * (ur[:, 1:] - ul[:, :-1]))  # at interfaces i+1/2
+    if m.varying:  # well balanced: reconstruct (P, Q); face areas from the face geometry
+        law, rho = m.tube, m.blood.density
+        p = law.pressure(u[0], m.a0, m.k, m.p_ref)
+        w = jnp.stack([p, u[1]])
+        slope = _slopes(m, w, limiter)
+        wl, wr = w + 0.5 * slope, w - 0.5 * slope
+        fa0, fk, fpr = m.a0_face[:-1], m.k_face[:-1], m.p_ref[:-1]
+        al = law.area(wl[0, :-1], fa0, fk, fpr)  # left state at face i+1/2 (from cell i)
+        ar = law.area(wr[0, 1:], fa0, fk, fpr)  # right state at face i+1/2 (from cell i+1)
+        fl = physical_flux(m, al, wl[1, :-1], fa0, fk)
+        fr = physical_flux(m, ar, wr[1, 1:], fa0, fk)
+        jump = jnp.stack([ar - al, wr[1, 1:] - wl[1, :-1]])
+        flux = 0.5 * (fl + fr - speed * jump)
+
+        def rest_flux(a0, k):  # Φ at the cell's own pressure in the geometry (a0, k)
+            return law.flux(law.area(p, a0, k, m.p_ref), a0, k, rho)
+
+        a0_left = jnp.concatenate([m.a0_face[:1], m.a0_face[:-1]])
+        k_left = jnp.concatenate([m.k_face[:1], m.k_face[:-1]])
+        geo = (rest_flux(m.a0_face, m.k_face) - rest_flux(a0_left, k_left)) / m.dx
+    else:
+        slope = _slopes(m, u, limiter)
+        ul, ur = u + 0.5 * slope, u - 0.5 * slope  # values at the right and left face of each cell
+        fl, fr = physical_flux(m, ul[0], ul[1]), physical_flux(m, ur[0], ur[1])
+        flux = 0.5 * (fr[:, 1:] + fl[:, :-1] - speed * (ur[:, 1:] - ul[:, :-1]))  # at interfaces i+1/2
+        geo = 0.0
     div = jnp.concatenate([zero, flux[:, :-1] - flux[:, 1:], zero], axis=1) / m.dx
-    rate = div.at[1].add(source(m, u[0], u[1]))
+    rate = div.at[1].add(friction(m, u[0], u[1]) + geo)
     return jnp.where(m.real, rate, 0.0)
 
 
