@@ -295,8 +295,12 @@ def test_tapered_vessel_at_rest_stays_at_rest():
 def test_synthetic_tree_with_lumped_lesions_steady_limit_matches_0d_ffr():
     """A synthetic coronary tree (31 segments, 11 lesions as lumped Young–Tsai elements) under hyperemic
     outlets and a constant 93 mmHg: the 1D steady state (walls stiffened ×1000 so that distension does not
-    lower the resistance) gives the FFR of the 0D tree solver (`hyperemic_ffr`) at every segment end, and the
-    difference shrinks with the grid (measured max |ΔFFR|: 0.038 at 8 cells, 0.016 at 16, 0.0067 at 32)."""
+    lower the resistance) gives the FFR of the 0D tree solver (`hyperemic_ffr`) at every segment end.
+
+    Measured max |ΔFFR|: 0.0043 at 8 and at 16 points per segment (node grid; 0.035 and 0.016 on the cell
+    grid). What remains does not change with the grid: it is the convective acceleration ρ/2·Δ(u²) along
+    tapering vessels (about 0.5 mmHg at 0.35 m/s) that the 1D momentum equation keeps and the 0D law omits.
+    """
     from cardiojax.clinical import hyperemic_ffr, with_hyperemic_outlets
     from cardiojax.oned import discrete_steady_state, tree_spec
     from cardiojax.synth import generate_trees
@@ -320,7 +324,7 @@ def test_synthetic_tree_with_lumped_lesions_steady_limit_matches_0d_ffr():
         ffr1 = {int(v.name[3:].split("_")[0]): p[i, 4] / pa for i, v in enumerate(spec.vessels)}  # distal piece last
         errors.append(max(abs(ffr1[seg] - ffr0[seg]) for seg in ffr1))
     assert ffr0[list(ffr1)].min() < 0.8  # the tree has functionally significant lesions
-    assert errors[1] < 0.02 and errors[1] < 0.6 * errors[0], errors
+    assert errors[0] < 0.01 and abs(errors[1] - errors[0]) < 1e-3, errors
 
 
 def test_svonedsolver_bifurcation_rcr_regression_cycle(shared_data):

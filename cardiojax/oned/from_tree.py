@@ -11,12 +11,15 @@ inlet is a pressure waveform at the root.
 
 Lesions (``lesions=``):
 
-* ``"lumped"`` (default): the segment is split at the lesion centre into
-  two healthy tapered vessels joined by a Young–Tsai element
-  (`stenosis_loss` with the healthy diameter at the centre) — the lesion
-  model of the steady FFR network (`cardiojax.lumped.segment_coefficients`),
-  so the 1D steady limit is the 0D FFR solution. Each piece keeps about
-  ``n_cells``·(its length fraction) cells, at least 3;
+* ``"lumped"`` (default): the segment is split into two healthy tapered
+  vessels joined by a Young–Tsai element (`stenosis_loss` with the healthy
+  diameter at the lesion centre) — the lesion model of the steady FFR
+  network (`cardiojax.lumped.segment_coefficients`), so the 1D steady limit
+  is the 0D FFR solution. The split sits at the cell boundary nearest the
+  lesion centre that leaves at least 3 cells on each side (the segment keeps
+  ``n_cells`` cells of its own Δx, so lesions near a segment end do not
+  shrink the time step); the steady pressure drop of the segment does not
+  depend on where the loss sits;
 * ``"resolved"``: the narrowed lumen (the cosine profile of
   `cardiojax.tree.geometry.lumen_radius`) is discretised; the scheme is not
   well balanced, so a resolved lesion needs many cells across it — at 8
@@ -48,8 +51,14 @@ LESION_MODES = ("lumped", "resolved", "none")
 
 
 def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8, blood: Blood = Blood(),
-              profile: float = 2.0, junction_pressure: str = "total", lesions: str = "lumped") -> NetworkSpec:
+              profile: float = 2.0, junction_pressure: str = "total", lesions: str = "lumped",
+              grid: str = "node") -> NetworkSpec:
     """The `NetworkSpec` of one tree (valid segments only) with a pressure inlet ``P(t)`` (s, Pa).
+
+    ``grid`` (`NetworkSpec.grid`): ``"node"`` puts the boundary cells on the
+    segment ends, so junction and outlet pressures sit where the 0D model has
+    them (measured on a synthetic tree, steady, stiff walls: max |ΔFFR| vs the
+    0D solver 0.004 at 8 cells per segment, against 0.035 with ``"cell"``).
 
     Vessel names are ``seg{s}`` (a lumped lesion's downstream piece ``seg{s}_distal``).
     """
@@ -71,12 +80,14 @@ def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8
         first[s] = len(vessels)
         if severity > 0 and lesions == "lumped":
             pos = float(t.stenosis_position[s])
-            r_mid = r_in + (r_out - r_in) * pos
-            n_up = max(3, int(round(n_cells * pos)))
-            n_down = max(3, int(round(n_cells * (1.0 - pos))))
-            vessels.append(VesselSpec(f"seg{s}", length * pos, r_in, r_mid, {"Eh": eh}, n_up))
-            vessels.append(VesselSpec(f"seg{s}_distal", length * (1.0 - pos), r_mid, r_out, {"Eh": eh}, n_down))
-            loss = stenosis_loss(r_mid, severity, float(t.stenosis_length[s]), blood)
+            n_up = min(max(3, int(round(n_cells * pos))), max(n_cells - 3, 3))
+            n_down = max(3, n_cells - n_up)
+            cut = n_up / (n_up + n_down)  # the lesion centre, moved to a cell boundary with >= 3 cells each side
+            r_cut = r_in + (r_out - r_in) * cut
+            vessels.append(VesselSpec(f"seg{s}", length * cut, r_in, r_cut, {"Eh": eh}, n_up))
+            vessels.append(VesselSpec(f"seg{s}_distal", length * (1.0 - cut), r_cut, r_out, {"Eh": eh}, n_down))
+            r_lesion = r_in + (r_out - r_in) * pos  # healthy radius at the true centre, as the 0D model
+            loss = stenosis_loss(r_lesion, severity, float(t.stenosis_length[s]), blood)
             junctions.append(JunctionSpec([(first[s], "out"), (first[s] + 1, "in")], pressure=junction_pressure,
                                           losses=[(0.0, 0.0), loss]))
         else:
@@ -99,12 +110,12 @@ def tree_spec(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8
     times = np.asarray(inlet_times, float)
     inlets = [InletSpec(roots[0], "pressure", times, np.asarray(inlet_pressure, float))]
     return NetworkSpec(vessels, junctions, inlets, outlets, float(times[-1] - times[0]), blood, "beta", profile,
-                       name="tree")
+                       name="tree", grid=grid)
 
 
 def tree_model(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 8, degree: int = 3,
                blood: Blood = Blood(), profile: float = 2.0, lesions: str = "lumped",
-               lesion_slots: int | None = None) -> tuple[OneDModel, NetworkSpec]:
+               lesion_slots: int | None = None, grid: str = "node") -> tuple[OneDModel, NetworkSpec]:
     """`tree_spec` compiled with padding to the tree's capacity, so that models of one capacity stack into a batch.
 
     ``lesion_slots`` (default capacity // 4) is the number of lumped lesions
@@ -112,7 +123,7 @@ def tree_model(tree: VesselTree, inlet_times, inlet_pressure, *, n_cells: int = 
     more raises ``ValueError``.
     """
     spec = tree_spec(tree, inlet_times, inlet_pressure, n_cells=n_cells, blood=blood, profile=profile,
-                     lesions=lesions)
+                     lesions=lesions, grid=grid)
     cap = tree.capacity
     slots = cap // 4 if lesion_slots is None else int(lesion_slots)
     extra = len(spec.vessels) - int(np.sum(np.asarray(tree.valid)))
