@@ -14,10 +14,8 @@ Outlets (after the interior update, at time t + Δt):
 * a lumped block — ``resistance``, ``rcr`` or ``coronary`` — with the very
   equations of the 0D solver (`cardiojax.lumped.blocks`, not written twice),
   integrated by backward Euler and coupled to the vessel through its
-  outgoing characteristic ``u + R(A) = W+``: the unknowns are the outlet
-  cell's area and the block's internal variables, solved together by Newton
-  with the Jacobian from `jax.jacfwd`. Block states ``y = [P, Q, internal…]``
-  live in the solver state.
+  outgoing characteristic ``u + R(A) = W+`` (`apply_blocks`). Block states
+  ``y = [P, Q, internal…]`` live in the solver state.
 """
 
 from __future__ import annotations
@@ -31,11 +29,13 @@ from cardiojax.oned.linalg import small_solve
 from cardiojax.oned.model import OneDModel
 
 
-def apply_inlets(m: OneDModel, u_state, t):
-    """Set the inlet cells of ``u_state`` (2, N) for time ``t`` (s)."""
+def apply_inlets(m: OneDModel, u_state, t, value=None):
+    """Set the inlet cells of ``u_state`` (2, N) for time ``t`` (s); ``value`` (I,) is the inlet tables at
+    ``t`` if already evaluated (`cardiojax.oned.simulate.run_cycle` evaluates them for a whole output
+    interval at once)."""
     law, rho = m.tube, m.blood.density
     cell = m.in_cell
-    value = m.in_table(t)
+    value = m.in_table(t) if value is None else value
     area, flow = u_state[0, cell], u_state[1, cell]
     a0, k, p_ref = m.a0[cell], m.k[cell], m.p_ref[cell]
     # pressure inlet: area from the pressure, velocity from the characteristic coming from the interior
@@ -66,7 +66,14 @@ def apply_reflection(m: OneDModel, u_state):
 def apply_blocks(m: OneDModel, u_state, block_y: dict, block_extra: dict, t, dt, iterations: int = 4):
     """Couple every lumped outlet block to its vessel for the step ending at ``t`` (s).
 
-    Returns the new ``u_state`` and the new block states.
+    The blocks' equations are linear in their variables (resistance, RCR,
+    coronary, pressure), so under backward Euler they give the outlet
+    pressure as an affine function of the outlet flow, ``P = a·Q + b``, and
+    the internal variables likewise (one small elimination per outlet, with
+    the coefficients from `jax.jacfwd` of the block's own residual). The
+    outlet area then solves one scalar equation, ``P(A) = a·Q(A) + b`` with
+    ``Q(A) = (W+ − R(A))·A`` from the outgoing characteristic, by Newton
+    from the current area. Returns the new ``u_state`` and the new block states.
     """
     law, rho = m.tube, m.blood.density
     new_y = {}
@@ -79,22 +86,26 @@ def apply_blocks(m: OneDModel, u_state, block_y: dict, block_extra: dict, t, dt,
         params = dict(at_time(grp.params, t), **block_extra.get(kind, {}))
 
         def solve_one(p, y_prev, w, a0, k, p_ref, a_guess):
-            def local(z):
-                a = z[0] * a0
-                q = (w - law.riemann(a, a0, k, rho)) * a
-                y = jnp.concatenate([jnp.stack([law.pressure(a, a0, k, p_ref), q]), z[1:]])
-                return y
-
-            def res(z):
-                y = local(z)
+            def res(y):
                 return block.residual(p, y, (y - y_prev) / dt, t, 1, 0)
 
-            def body(_, z):
-                return z - small_solve(jax.jacfwd(res)(z), res(z))
+            jac = jax.jacfwd(res)(y_prev)  # exact: the residual is affine in y
+            const = res(y_prev) - sum(jac[:, i] * y_prev[i] for i in range(y_prev.shape[0]))  # no dot kernel
+            rest = [0] + list(range(2, y_prev.shape[0]))  # P and the internal variables, given Q
+            jv = jac[:, rest]
+            coef = jax.vmap(lambda rhs: small_solve(jv, rhs), in_axes=1, out_axes=1)(
+                jnp.stack([jac[:, 1], const], axis=1))  # rest = −coef[:, 0]·Q − coef[:, 1]
 
-            z0 = jnp.concatenate([(a_guess / a0)[None], y_prev[2:]])
-            z = jax.lax.fori_loop(0, iterations, body, z0)
-            return local(z)
+            def body(_, a):  # Newton on P(A) + c00·Q(A) + c01 = 0; dP/dA = ρc²/A, dQ/dA = W+ − R(A) − c
+                u_out = w - law.riemann(a, a0, k, rho)
+                c = law.wave_speed(a, a0, k, rho)
+                g = law.pressure(a, a0, k, p_ref) + coef[0, 0] * u_out * a + coef[0, 1]
+                return a - g / (rho * c * c / a + coef[0, 0] * (u_out - c))
+
+            a = jax.lax.fori_loop(0, iterations, body, a_guess)
+            q = (w - law.riemann(a, a0, k, rho)) * a
+            others = -coef[:, 0] * q - coef[:, 1]
+            return jnp.concatenate([jnp.stack([law.pressure(a, a0, k, p_ref), q]), others[1:]])
 
         y = jax.vmap(solve_one)(params, block_y[kind], w_plus, a0, k, p_ref, area)
         y = jnp.where(grp.mask[:, None], y, block_y[kind])
