@@ -3,7 +3,8 @@
 `lumped_network` maps a `NetworkSpec` onto the block network of the 0D
 solver (`cardiojax.lumped`): each vessel becomes a ``vessel`` block with the
 resistance of its friction term, ``R = 2(γ+2)πμ·∫dx/A0(x)²`` (the Poiseuille
-resistance 8πμL/A0² for γ = 2), junctions become ``junction`` blocks (or a
+resistance 8πμL/A0² for γ = 2), the inertance ``L = ρ∫dx/A0`` and the
+compliance ``C = ∫(dA/dP)dx = ∫1.5·A0/K dx`` (linearised at A0), junctions become ``junction`` blocks (or a
 ``vessel``/``vessel_junction`` block carrying the lumped losses), inlets and
 outlet blocks stay what they are. Its steady state is the limit the 1D model
 must reach under constant inflow for stiff walls (tested), and
@@ -49,8 +50,15 @@ def lumped_network(spec: NetworkSpec):
     for i, v in enumerate(spec.vessels):
         ends[(i, "in")], ends[(i, "out")] = b.node(), b.node()
     res = vessel_resistance(spec)
+    rho = float(spec.blood.density)
     for i, v in enumerate(spec.vessels):
-        b.vessel(v.name, ends[(i, "in")], ends[(i, "out")], {"R": res[i], "C": 0.0, "L": 0.0, "S": 0.0})
+        a0, k, dx, _, _ = _vessel_cells(v, spec.grid)
+        w = dx.copy()
+        if spec.grid == "node":
+            w[[0, -1]] *= 0.5
+        inertance = rho * np.sum(w / a0)  # ρ∫dx/A0
+        compliance = np.sum(w * 1.5 * a0 / k)  # ∫dA/dP dx, dA/dP = 1.5·A0/K at A0 for both tube laws
+        b.vessel(v.name, ends[(i, "in")], ends[(i, "out")], {"R": res[i], "C": compliance, "L": inertance, "S": 0.0})
     for j, jn in enumerate(spec.junctions):
         ups = [ends[tuple(e)] for e in jn.ends if e[1] == "out"]
         downs = [ends[tuple(e)] for e in jn.ends if e[1] == "in"]
