@@ -415,6 +415,11 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     _, cyc = run_cycle_jit(m, initial_state(m), Stepping(samples=10, substeps=1))
     with pytest.raises(FloatingPointError, match="CFL"):
         check_cfl(cyc)
+    with pytest.raises(FloatingPointError, match="CFL"):
+        simulate(m, stepping=Stepping(samples=10, substeps=1), max_cycles=1, adapt=False)
+    # with the cycle-to-cycle adaptation the same too-large step is rejected and the cycle run again
+    res = simulate(m, stepping=Stepping(samples=10, substeps=1), max_cycles=1)
+    assert res.substeps_per_cycle[0] > 1 and float(res.cycle.cfl) <= 1.0
     yml = tmp_path / "bad.yml"
     yml.write_text("blood: {rho: 1060, mu: 0.004}\nnetwork:\n  - {label: A, sn: 1, tn: 2, L: 0.1, R0: -0.01, "
                    "E: 4e5, inlet: 1, inlet file: x.dat, inlet number: 1, outlet: 3, R1: 1, R2: 1, Cc: 1}\n")

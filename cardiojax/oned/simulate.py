@@ -247,8 +247,8 @@ def simulate(m: OneDModel, *, state: State | None = None, stepping: Stepping | N
       progress: show a progress bar over cycles.
       cfl: the target Courant number.
       adapt: adapt Δt from cycle to cycle (openBF adapts it every step): after
-        a cycle whose largest Courant number stayed below ``cfl``, the next
-        cycle uses the fewest substeps that bring it to ``cfl``; a cycle
+        a cycle whose largest Courant number stayed below 0.97·``cfl``, the
+        next cycle uses the fewest substeps that bring it to ``cfl``; a cycle
         whose Courant number exceeded 1 is rejected and run again from its
         start with a Δt scaled down to ``cfl``. Each distinct number of
         substeps compiles once.
@@ -287,7 +287,7 @@ def simulate(m: OneDModel, *, state: State | None = None, stepping: Stepping | N
             bar.set_postfix(change=f"{change:.2e}", substeps=stepping.substeps)
         if n >= min_cycles and change < rtol:
             break
-        if adapt and courant_max < cfl:
+        if adapt and courant_max < 0.97 * cfl:  # a little hysteresis: no recompiles for marginal gains
             stepping = dataclasses.replace(stepping, substeps=max(1, math.ceil(stepping.substeps * courant_max / cfl)))
     if bar is not None:
         bar.close()
