@@ -1,0 +1,154 @@
+"""D3Q19 lattice Boltzmann: equilibrium, BGK and TRT collision with a body force, streaming with
+half-way bounce-back walls (lattice units; `cardiojax.threed.units` converts).
+
+Populations are stored as their deviation from the rest state at ρ = 1,
+``f`` (19, nx, ny, nz) = f_i − w_i, float32 by default: the deviations carry
+the flow with about three more significant digits than f_i itself (measured
+on plane Poiseuille flow: TRT error 1.6e-3 with raw float32 populations).
+Everything below is linear in f or written in δρ = Σ f, so nothing else
+changes. One step is collide-then-stream:
+
+* collision — BGK ``f* = f − ω(f − f_eq) + (1 − ω/2)F`` or TRT, which
+  relaxes the symmetric and antisymmetric parts of f with ω+ = 1/τ and ω−
+  chosen by the magic parameter ``Λ = (1/ω+ − ½)(1/ω− − ½)``; Λ = 3/16 puts
+  the half-way wall exactly half-way for Poiseuille flow, whatever τ
+  (Ginzburg et al. 2008). The body force F enters by Guo's scheme, and the
+  velocity is ``u = (Σ f c + F/2)/ρ``;
+* streaming — ``f_i(x + c_i) = f*_i(x)`` (periodic at the box faces), with
+  half-way bounce-back from solid voxels: a population that would come from
+  a solid voxel is the opposite one leaving this voxel, ``f_i(x) = f*_opp(i)(x)``,
+  a no-slip wall half-way between the fluid and the solid voxel.
+
+Mass is conserved to round-off (tested).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from cardiojax.threed.lattice import OPP, C, Q, W
+
+COLLISIONS = ("bgk", "trt")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scheme:
+    """Static scheme options: ``collision`` ("bgk" or "trt") and TRT's magic parameter ``magic``."""
+
+    collision: str = "trt"
+    magic: float = 3.0 / 16.0
+
+    def __post_init__(self):
+        if self.collision not in COLLISIONS:
+            raise ValueError(f"collision={self.collision!r}, expected one of {COLLISIONS}")
+        if not self.magic > 0:
+            raise ValueError(f"magic={self.magic!r}, expected a positive TRT magic parameter (3/16 is exact "
+                             "for Poiseuille flow with half-way walls)")
+
+
+def _c(dtype):
+    return jnp.asarray(C, dtype)
+
+
+def equilibrium(drho, u):
+    """Equilibrium deviation f_eq − w (19, …) of density ``1 + drho`` (…) and velocity ``u`` (3, …)."""
+    cu = jnp.einsum("qd,d...->q...", _c(u.dtype), u)
+    usq = jnp.sum(u * u, axis=0)
+    w = jnp.asarray(W, u.dtype).reshape((Q,) + (1,) * drho.ndim)
+    return w * (drho + (1.0 + drho) * (3.0 * cu + 4.5 * cu * cu - 1.5 * usq))
+
+
+def macroscopic(f, force=None):
+    """Density deviation δρ = ρ − 1 (…) and velocity (3, …) of populations ``f`` (19, …; deviations from
+    w_i); with a body ``force`` (3,) the velocity carries the half-force shift of Guo's scheme."""
+    drho = jnp.sum(f, axis=0)
+    rho = 1.0 + drho
+    mom = jnp.einsum("qd,q...->d...", _c(f.dtype), f)
+    if force is not None:
+        mom = mom + 0.5 * jnp.reshape(force, (3,) + (1,) * rho.ndim) * rho
+    return drho, mom / rho
+
+
+def _guo(u, rho, force):
+    """Guo's forcing populations (19, …) for the body acceleration ``force`` (3,) (force density ρ·force)."""
+    c = _c(u.dtype)
+    fvec = jnp.reshape(force, (3,) + (1,) * rho.ndim) * rho
+    cu = jnp.einsum("qd,d...->q...", c, u)
+    cf = jnp.einsum("qd,d...->q...", c, fvec)
+    uf = jnp.sum(u * fvec, axis=0)
+    w = jnp.asarray(W, u.dtype).reshape((Q,) + (1,) * rho.ndim)
+    return w * (3.0 * (cf - uf) + 9.0 * cu * cf)
+
+
+def collide(f, tau, force, scheme: Scheme):
+    """Post-collision populations of ``f`` (19, …) for relaxation time ``tau`` and acceleration ``force`` (3,)."""
+    drho, u = macroscopic(f, force)
+    feq = equilibrium(drho, u)
+    src = _guo(u, 1.0 + drho, force)
+    omega = 1.0 / tau
+    if scheme.collision == "bgk":
+        return f - omega * (f - feq) + (1.0 - 0.5 * omega) * src
+    omega_m = 1.0 / (scheme.magic / (tau - 0.5) + 0.5)
+    opp = jnp.asarray(OPP)
+    f_opp, feq_opp, src_opp = f[opp], feq[opp], src[opp]
+    fp, fm = 0.5 * (f + f_opp), 0.5 * (f - f_opp)
+    ep, em = 0.5 * (feq + feq_opp), 0.5 * (feq - feq_opp)
+    sp, sm = 0.5 * (src + src_opp), 0.5 * (src - src_opp)
+    return (f - omega * (fp - ep) - omega_m * (fm - em) + (1.0 - 0.5 * omega) * sp
+            + (1.0 - 0.5 * omega_m) * sm)
+
+
+def stream(f_post, solid):
+    """Stream post-collision populations (19, nx, ny, nz) with half-way bounce-back from ``solid`` voxels."""
+    out = []
+    for i in range(Q):  # 19 static shifts
+        shift = tuple(int(s) for s in C[i])
+        moved = jnp.roll(f_post[i], shift, axis=(0, 1, 2))
+        from_solid = jnp.roll(solid, shift, axis=(0, 1, 2))
+        out.append(jnp.where(from_solid, f_post[OPP[i]], moved))
+    return jnp.stack(out)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """Lattice parameters: ``tau`` (relaxation time), ``force`` (3,) body acceleration (lattice units),
+    ``solid`` (nx, ny, nz) bool voxel mask."""
+
+    tau: jax.Array
+    force: jax.Array
+    solid: jax.Array
+
+
+def step(params: Params, f, scheme: Scheme = Scheme()):
+    """One collide-and-stream step; solid voxels keep their (unused) populations."""
+    post = collide(f, params.tau, params.force, scheme)
+    return jnp.where(params.solid, f, stream(post, params.solid))
+
+
+def run(params: Params, f, steps: int, scheme: Scheme = Scheme()):
+    """``steps`` steps (a `lax.fori_loop`)."""
+    return lax.fori_loop(0, steps, lambda _, x: step(params, x, scheme), f)
+
+
+def at_rest(shape, dtype=jnp.float32):
+    """Populations (deviations, all zero) of a fluid at rest at ρ = 1 on a lattice of ``shape`` (nx, ny, nz)."""
+    return jnp.zeros((Q,) + tuple(shape), dtype)
+
+
+def check_params(tau, solid) -> None:
+    """Clear errors for a bad relaxation time or voxel mask (host side)."""
+    from cardiojax.threed.units import MIN_TAU
+
+    if not float(tau) >= MIN_TAU:
+        raise ValueError(f"tau={float(tau)!r}: expected tau >= {MIN_TAU}")
+    s = np.asarray(solid)
+    if s.ndim != 3 or s.dtype != bool:
+        raise ValueError(f"solid: shape {s.shape} dtype {s.dtype}; expected a 3-D bool voxel mask")
+    if s.all():
+        raise ValueError("solid: every voxel is solid; expected some fluid")
