@@ -103,14 +103,32 @@ def collide(f, tau, force, scheme: Scheme):
             + (1.0 - 0.5 * omega_m) * sm)
 
 
-def stream(f_post, solid):
-    """Stream post-collision populations (19, nx, ny, nz) with half-way bounce-back from ``solid`` voxels."""
+def stream(f_post, solid, wall_q=None):
+    """Stream post-collision populations (19, nx, ny, nz) with bounce-back from ``solid`` voxels.
+
+    ``wall_q`` (19, nx, ny, nz): for the population j arriving at fluid voxel x from a solid voxel
+    x − c_j, the fraction q of the link from x towards that solid voxel at which the wall lies
+    (`cardiojax.threed.geometry.link_fractions`). ``None`` is the half-way wall, q = ½ everywhere.
+    With q, the interpolated bounce-back of Bouzidi, Firdaouss & Lallemand (2001), second order for
+    curved walls: with i the direction towards the wall (i = opp(j)),
+    q < ½: ``f_j(x) = 2q·f*_i(x) + (1 − 2q)·f*_i(x + c_j)``;
+    q ≥ ½: ``f_j(x) = f*_i(x)/(2q) + (2q − 1)/(2q)·f*_j(x)``.
+    """
     out = []
-    for i in range(Q):  # 19 static shifts
-        shift = tuple(int(s) for s in C[i])
-        moved = jnp.roll(f_post[i], shift, axis=(0, 1, 2))
+    for j in range(Q):  # 19 static shifts
+        shift = tuple(int(s) for s in C[j])
+        i = int(OPP[j])
+        moved = jnp.roll(f_post[j], shift, axis=(0, 1, 2))
         from_solid = jnp.roll(solid, shift, axis=(0, 1, 2))
-        out.append(jnp.where(from_solid, f_post[OPP[i]], moved))
+        if wall_q is None:
+            bounced = f_post[i]
+        else:
+            q = wall_q[j]
+            behind = jnp.roll(f_post[i], tuple(-int(s) for s in C[j]), axis=(0, 1, 2))  # f*_i(x + c_j)
+            near = 2.0 * q * f_post[i] + (1.0 - 2.0 * q) * behind
+            far = (f_post[i] + (2.0 * q - 1.0) * f_post[j]) / (2.0 * jnp.maximum(q, 0.5))
+            bounced = jnp.where(q < 0.5, near, far)
+        out.append(jnp.where(from_solid, bounced, moved))
     return jnp.stack(out)
 
 
@@ -118,17 +136,19 @@ def stream(f_post, solid):
 @dataclasses.dataclass(frozen=True)
 class Params:
     """Lattice parameters: ``tau`` (relaxation time), ``force`` (3,) body acceleration (lattice units),
-    ``solid`` (nx, ny, nz) bool voxel mask."""
+    ``solid`` (nx, ny, nz) bool voxel mask, ``wall_q`` (19, nx, ny, nz) wall link fractions for the
+    interpolated bounce-back or ``None`` (half-way walls; see `stream`)."""
 
     tau: jax.Array
     force: jax.Array
     solid: jax.Array
+    wall_q: jax.Array | None = None
 
 
 def step(params: Params, f, scheme: Scheme = Scheme()):
     """One collide-and-stream step; solid voxels keep their (unused) populations."""
     post = collide(f, params.tau, params.force, scheme)
-    return jnp.where(params.solid, f, stream(post, params.solid))
+    return jnp.where(params.solid, f, stream(post, params.solid, params.wall_q))
 
 
 def run(params: Params, f, steps: int, scheme: Scheme = Scheme()):
@@ -152,3 +172,17 @@ def check_params(tau, solid) -> None:
         raise ValueError(f"solid: shape {s.shape} dtype {s.dtype}; expected a 3-D bool voxel mask")
     if s.all():
         raise ValueError("solid: every voxel is solid; expected some fluid")
+
+
+def run_forced(params: Params, f, forces, probe, scheme: Scheme = Scheme()):
+    """Steps with a time-varying body acceleration ``forces`` (steps, 3) (a `lax.scan`), recording the
+    velocity (3,) at the voxel ``probe`` (ix, iy, iz) after every step; returns ``(f, velocities)``."""
+    ix, iy, iz = (int(v) for v in probe)
+
+    def body(g, force):
+        p = dataclasses.replace(params, force=force)
+        g = step(p, g, scheme)
+        _, u = macroscopic(g[:, ix, iy, iz], force)
+        return g, u
+
+    return lax.scan(body, f, forces)
