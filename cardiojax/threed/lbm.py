@@ -74,10 +74,10 @@ def macroscopic(f, force=None):
     return drho, mom / rho
 
 
-def _guo(u, rho, force):
-    """Guo's forcing populations (19, …) for the body acceleration ``force`` (3,) (force density ρ·force)."""
+def _guo(u, rho, accel):
+    """Guo's forcing populations (19, …) for the body acceleration ``accel`` (3, …) (force density ρ·accel)."""
     c = _c(u.dtype)
-    fvec = jnp.reshape(force, (3,) + (1,) * rho.ndim) * rho
+    fvec = accel * rho
     cu = jnp.einsum("qd,d...->q...", c, u)
     cf = jnp.einsum("qd,d...->q...", c, fvec)
     uf = jnp.sum(u * fvec, axis=0)
@@ -85,11 +85,18 @@ def _guo(u, rho, force):
     return w * (3.0 * (cf - uf) + 9.0 * cu * cf)
 
 
-def collide(f, tau, force, scheme: Scheme):
-    """Post-collision populations of ``f`` (19, …) for relaxation time ``tau`` and acceleration ``force`` (3,)."""
+def collide(f, tau, force, scheme: Scheme, drag=None):
+    """Post-collision populations of ``f`` (19, …) for relaxation time ``tau``, acceleration ``force`` (3,)
+    and an optional Brinkman ``drag`` field (…) (lattice units, 1/step): the voxel feels the extra
+    acceleration −drag·u, which stops the flow where drag ≫ 1 (a smooth, differentiable wall). The drag
+    enters Guo's scheme implicitly, ``u = (Σ f c/ρ + force/2)/(1 + drag/2)``."""
     drho, u = macroscopic(f, force)
+    accel = jnp.reshape(force, (3,) + (1,) * drho.ndim)
+    if drag is not None:
+        u = u / (1.0 + 0.5 * drag)
+        accel = accel - drag * u
     feq = equilibrium(drho, u)
-    src = _guo(u, 1.0 + drho, force)
+    src = _guo(u, 1.0 + drho, accel)
     omega = 1.0 / tau
     if scheme.collision == "bgk":
         return f - omega * (f - feq) + (1.0 - 0.5 * omega) * src
@@ -137,18 +144,45 @@ def stream(f_post, solid, wall_q=None):
 class Params:
     """Lattice parameters: ``tau`` (relaxation time), ``force`` (3,) body acceleration (lattice units),
     ``solid`` (nx, ny, nz) bool voxel mask, ``wall_q`` (19, nx, ny, nz) wall link fractions for the
-    interpolated bounce-back or ``None`` (half-way walls; see `stream`)."""
+    interpolated bounce-back or ``None`` (half-way walls; see `stream`), ``drag`` (nx, ny, nz) Brinkman
+    drag (1/step, see `collide`) or ``None``; open ends along x: ``inlet_velocity`` (3, ny, nz) at the
+    plane x = 0 and ``outlet_drho`` (density deviation, pressure c_s²·δρ) at x = nx − 1, or ``None``
+    (periodic along x; see `open_boundaries`)."""
 
     tau: jax.Array
     force: jax.Array
     solid: jax.Array
     wall_q: jax.Array | None = None
+    drag: jax.Array | None = None
+    inlet_velocity: jax.Array | None = None
+    outlet_drho: jax.Array | None = None
+
+
+def open_boundaries(params: Params, f):
+    """Velocity inlet at x = 0 and pressure outlet at x = nx − 1 by Guo's non-equilibrium extrapolation:
+    every population of a boundary voxel becomes ``f_eq(ρ_b, u_b) + (f − f_eq)`` of its inner neighbour,
+    with u_b the prescribed inlet velocity and ρ_b the neighbour's density at the inlet, and ρ_b = 1 +
+    ``outlet_drho`` and u_b the neighbour's velocity at the outlet."""
+    if params.inlet_velocity is None:
+        return f
+
+    def plane(k_boundary, k_inner, drho_b=None, u_b=None):
+        inner = f[:, k_inner]
+        drho_i, u_i = macroscopic(inner)
+        neq = inner - equilibrium(drho_i, u_i)
+        d = drho_i if drho_b is None else jnp.broadcast_to(drho_b, drho_i.shape)
+        u = u_i if u_b is None else u_b
+        return equilibrium(d, u) + neq
+
+    f = f.at[:, 0].set(plane(0, 1, u_b=params.inlet_velocity))
+    return f.at[:, -1].set(plane(-1, -2, drho_b=params.outlet_drho))
 
 
 def step(params: Params, f, scheme: Scheme = Scheme()):
-    """One collide-and-stream step; solid voxels keep their (unused) populations."""
-    post = collide(f, params.tau, params.force, scheme)
-    return jnp.where(params.solid, f, stream(post, params.solid, params.wall_q))
+    """One collide-and-stream step (then the open ends, if any); solid voxels keep their populations."""
+    post = collide(f, params.tau, params.force, scheme, params.drag)
+    new = open_boundaries(params, stream(post, params.solid, params.wall_q))
+    return jnp.where(params.solid, f, new)
 
 
 def run(params: Params, f, steps: int, scheme: Scheme = Scheme()):
