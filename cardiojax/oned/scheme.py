@@ -135,47 +135,54 @@ def _rate(m: OneDModel, u, dt, limiter: str):
     if not m.varying and m.grid == "cell":
         return _rate_copy_ghosts(m, u, dt, limiter)
     u = fill_ghosts(m, u)
-    zero = jnp.zeros((2, 1), u.dtype)
-    speed = m.dx[:-1] / dt
-    if m.varying:  # well balanced: reconstruct (P, Q); face areas from the face geometry
-        law, rho = m.tube, m.blood.density
-        p = law.pressure(u[0], m.a0, m.k, m.p_ref)
-        w = jnp.stack([p, u[1]])
-        slope = _slopes(m, w, limiter)
-        wl, wr = w + 0.5 * slope, w - 0.5 * slope
-        fa0, fk, fpr = m.a0_face[:-1], m.k_face[:-1], m.p_ref[:-1]
-        al = law.area(wl[0, :-1], fa0, fk, fpr)  # left state at face i+1/2 (from cell i)
-        ar = law.area(wr[0, 1:], fa0, fk, fpr)  # right state at face i+1/2 (from cell i+1)
-        fl = physical_flux(m, al, wl[1, :-1], fa0, fk)
-        fr = physical_flux(m, ar, wr[1, 1:], fa0, fk)
-        jump = jnp.stack([ar - al, wr[1, 1:] - wl[1, :-1]])
-        flux = 0.5 * (fl + fr - speed * jump)
-
-        def rest_flux(a0, k):  # Φ at the cell's own pressure in the geometry (a0, k)
-            return law.flux(law.area(p, a0, k, m.p_ref), a0, k, rho)
-
-        a0_left = jnp.concatenate([m.a0_face[:1], m.a0_face[:-1]])
-        k_left = jnp.concatenate([m.k_face[:1], m.k_face[:-1]])
-        geo = (rest_flux(m.a0_face, m.k_face) - rest_flux(a0_left, k_left)) / m.dx
-    else:
+    if not m.varying:
         return _rate_uniform(m, u, dt, limiter)
+    return _rate_balanced(m, u, dt, limiter)
+
+
+def _divergence(m: OneDModel, u, flux, geo=0.0):
+    """Rate of every real cell from the face fluxes (2, N − 1), plus friction and the geometric source."""
+    zero = jnp.zeros((2, 1), u.dtype)
     div = jnp.concatenate([zero, flux[:, :-1] - flux[:, 1:], zero], axis=1) / m.dx
     rate = div.at[1].add(friction(m, u[0], u[1]) + geo)
     return jnp.where(m.real, rate, 0.0)
 
 
+def _rate_balanced(m: OneDModel, u, dt, limiter: str):
+    """`_rate` for varying geometry, well balanced: (P, Q) reconstructed, face areas from the face geometry;
+    ``u`` has its ghosts filled."""
+    law, rho = m.tube, m.blood.density
+    p = law.pressure(u[0], m.a0, m.k, m.p_ref)
+    w = jnp.stack([p, u[1]])
+    slope = _slopes(m, w, limiter)
+    wl, wr = w + 0.5 * slope, w - 0.5 * slope
+    fa0, fk, fpr = m.a0_face[:-1], m.k_face[:-1], m.p_ref[:-1]
+    al = law.area(wl[0, :-1], fa0, fk, fpr)  # left state at face i+1/2 (from cell i)
+    ar = law.area(wr[0, 1:], fa0, fk, fpr)  # right state at face i+1/2 (from cell i+1)
+    fl = physical_flux(m, al, wl[1, :-1], fa0, fk)
+    fr = physical_flux(m, ar, wr[1, 1:], fa0, fk)
+    jump = jnp.stack([ar - al, wr[1, 1:] - wl[1, :-1]])
+    flux = 0.5 * (fl + fr - m.dx[:-1] / dt * jump)
+
+    def rest_flux(a0, k):  # Φ at the cell's own pressure in the geometry (a0, k)
+        return law.flux(law.area(p, a0, k, m.p_ref), a0, k, rho)
+
+    a0_left = jnp.concatenate([m.a0_face[:1], m.a0_face[:-1]])
+    k_left = jnp.concatenate([m.k_face[:1], m.k_face[:-1]])
+    geo = (rest_flux(m.a0_face, m.k_face) - rest_flux(a0_left, k_left)) / m.dx
+    return _divergence(m, u, flux, geo)
+
+
 def _flux_divergence(m: OneDModel, u, ul, ur, dt):
-    """Rate of every cell from the face states ``ul``, ``ur`` (2, N − 1) of faces i+1/2 (uniform geometry)."""
+    """Rate of every cell from the face states ``ul``, ``ur`` (2, N − 1) of faces i+1/2 (uniform geometry):
+    local Lax–Friedrichs fluxes, then `_divergence`."""
     rho = m.blood.density
     a_l, q_l, a_r, q_r = ul[0], ul[1], ur[0], ur[1]
     mom_l = q_l * q_l / a_l + m.tube.flux(a_l, m.a0[:-1], m.k[:-1], rho)
     mom_r = q_r * q_r / a_r + m.tube.flux(a_r, m.a0[1:], m.k[1:], rho)
     c = m.dx[:-1] / dt
     flux = jnp.stack([0.5 * (q_l + q_r - c * (a_r - a_l)), 0.5 * (mom_l + mom_r - c * (q_r - q_l))])
-    zero = jnp.zeros((2, 1), u.dtype)
-    div = jnp.concatenate([zero, flux[:, :-1] - flux[:, 1:], zero], axis=1) / m.dx
-    rate = div.at[1].add(friction(m, u[0], u[1]))
-    return jnp.where(m.real, rate, 0.0)
+    return _divergence(m, u, flux)
 
 
 def _rate_uniform(m: OneDModel, u, dt, limiter: str):

@@ -166,7 +166,7 @@ def open_boundaries(params: Params, f):
     if params.inlet_velocity is None:
         return f
 
-    def plane(k_boundary, k_inner, drho_b=None, u_b=None):
+    def plane(k_inner, drho_b=None, u_b=None):
         inner = f[:, k_inner]
         drho_i, u_i = macroscopic(inner)
         neq = inner - equilibrium(drho_i, u_i)
@@ -174,8 +174,8 @@ def open_boundaries(params: Params, f):
         u = u_i if u_b is None else u_b
         return equilibrium(d, u) + neq
 
-    f = f.at[:, 0].set(plane(0, 1, u_b=params.inlet_velocity))
-    return f.at[:, -1].set(plane(-1, -2, drho_b=params.outlet_drho))
+    f = f.at[:, 0].set(plane(1, u_b=params.inlet_velocity))
+    return f.at[:, -1].set(plane(-2, drho_b=params.outlet_drho))
 
 
 def step(params: Params, f, scheme: Scheme = Scheme()):
