@@ -9,6 +9,7 @@ from cardiojax.threed.geometry import cylinder, lattice_points, link_fractions, 
 from cardiojax.threed.lattice import CS2, OPP, C, Q, W
 from cardiojax.threed.lbm import (
     COLLISIONS,
+    OUTLET_FACES,
     Params,
     Scheme,
     at_rest,
@@ -18,6 +19,7 @@ from cardiojax.threed.lbm import (
     macroscopic,
     run,
     run_forced,
+    run_inlet,
     step,
     stream,
 )
@@ -25,6 +27,7 @@ from cardiojax.threed.units import MAX_MACH, LatticeUnits
 
 __all__ = [
     "C", "CS2", "OPP", "Q", "W", "COLLISIONS", "Params", "Scheme", "at_rest", "check_params", "collide",
-    "equilibrium", "macroscopic", "run", "run_forced", "step", "stream", "MAX_MACH", "LatticeUnits", "cylinder",
+    "equilibrium", "macroscopic", "run", "run_forced", "run_inlet",
+    "OUTLET_FACES", "step", "stream", "MAX_MACH", "LatticeUnits", "cylinder",
     "lattice_points", "link_fractions", "solid_mask",
 ]

@@ -147,7 +147,8 @@ class Params:
     interpolated bounce-back or ``None`` (half-way walls; see `stream`), ``drag`` (nx, ny, nz) Brinkman
     drag (1/step, see `collide`) or ``None``; open ends along x: ``inlet_velocity`` (3, ny, nz) at the
     plane x = 0 and ``outlet_drho`` (density deviation, pressure c_s²·δρ) at x = nx − 1, or ``None``
-    (periodic along x; see `open_boundaries`)."""
+    (periodic along x; see `open_boundaries`); ``outlet_mask`` (nx, ny, nz) bool: the voxels on the box
+    faces other than x = 0 that are pressure outlets, or ``None`` (the whole face x = nx − 1)."""
 
     tau: jax.Array
     force: jax.Array
@@ -156,26 +157,45 @@ class Params:
     drag: jax.Array | None = None
     inlet_velocity: jax.Array | None = None
     outlet_drho: jax.Array | None = None
+    outlet_mask: jax.Array | None = None
+
+
+#: The box faces an outlet may lie on: (axis, side), side 0 the low face, −1 the high face.
+OUTLET_FACES = ((0, -1), (1, 0), (1, -1), (2, 0), (2, -1))
 
 
 def open_boundaries(params: Params, f):
-    """Velocity inlet at x = 0 and pressure outlet at x = nx − 1 by Guo's non-equilibrium extrapolation:
-    every population of a boundary voxel becomes ``f_eq(ρ_b, u_b) + (f − f_eq)`` of its inner neighbour,
-    with u_b the prescribed inlet velocity and ρ_b the neighbour's density at the inlet, and ρ_b = 1 +
-    ``outlet_drho`` and u_b the neighbour's velocity at the outlet."""
-    if params.inlet_velocity is None:
+    """Velocity inlet at x = 0 and pressure outlets by Guo's non-equilibrium extrapolation: every
+    population of a boundary voxel becomes ``f_eq(ρ_b, u_b) + (f − f_eq)`` of its inner neighbour (one voxel
+    inwards along the face normal), with u_b the prescribed inlet velocity and ρ_b the neighbour's density
+    at the inlet, and ρ_b = 1 + ``outlet_drho`` and u_b the neighbour's velocity at an outlet. Outlets are the
+    face x = nx − 1, or the voxels of ``params.outlet_mask`` on the faces of `OUTLET_FACES` (faces across an
+    axis shorter than 3 voxels, e.g. the periodic z of a 2-D run, are skipped)."""
+    if params.inlet_velocity is None and params.outlet_mask is None:
         return f
 
-    def plane(k_inner, drho_b=None, u_b=None):
-        inner = f[:, k_inner]
+    def plane(axis, k_inner, drho_b=None, u_b=None):
+        inner = jnp.take(f, k_inner, axis=axis + 1)
         drho_i, u_i = macroscopic(inner)
         neq = inner - equilibrium(drho_i, u_i)
         d = drho_i if drho_b is None else jnp.broadcast_to(drho_b, drho_i.shape)
         u = u_i if u_b is None else u_b
         return equilibrium(d, u) + neq
 
-    f = f.at[:, 0].set(plane(1, u_b=params.inlet_velocity))
-    return f.at[:, -1].set(plane(-2, drho_b=params.outlet_drho))
+    if params.inlet_velocity is not None:
+        f = f.at[:, 0].set(plane(0, 1, u_b=params.inlet_velocity))
+    drho_out = 0.0 if params.outlet_drho is None else params.outlet_drho
+    if params.outlet_mask is None:
+        return f.at[:, -1].set(plane(0, -2, drho_b=drho_out))
+    for axis, side in OUTLET_FACES:  # 5 static faces
+        n = f.shape[axis + 1]
+        if n < 3:  # a thin (periodic) axis has no faces
+            continue
+        k, k_inner = (0, 1) if side == 0 else (n - 1, n - 2)
+        mask = jnp.take(params.outlet_mask, k, axis=axis)
+        index = (slice(None),) * (axis + 1) + (k,)
+        f = f.at[index].set(jnp.where(mask, plane(axis, k_inner, drho_b=drho_out), f[index]))
+    return f
 
 
 def step(params: Params, f, scheme: Scheme = Scheme()):
@@ -220,3 +240,15 @@ def run_forced(params: Params, f, forces, probe, scheme: Scheme = Scheme()):
         return g, u
 
     return lax.scan(body, f, forces)
+
+
+def run_inlet(params: Params, f, steps: int, inlet_fn, scheme: Scheme = Scheme(), start=0):
+    """``steps`` steps with a time-varying inlet: at step t (``start``, ``start + 1``, …; a traced int) the
+    x = 0 face gets the velocity ``inlet_fn(t)`` (3, ny, nz) (lattice units; a pure jnp function, e.g. a
+    Womersley profile). A `lax.fori_loop`; returns the populations."""
+
+    def body(t, g):
+        p = dataclasses.replace(params, inlet_velocity=inlet_fn(start + t))
+        return step(p, g, scheme)
+
+    return lax.fori_loop(0, steps, body, f)
