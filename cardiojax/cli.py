@@ -4,8 +4,9 @@
     cardiojax ffr tree.json other.vtu -o runs/x  # trees from files
     cardiojax 0d CASE.json -o result.csv         # a svZeroDSolver input file
     cardiojax 1d NETWORK -o DIR                  # an openBF YAML or svOneDSolver .in network
+    cardiojax 3d [MESH] -o DIR                   # 3D lattice Boltzmann: a stenosed vessel or a mesh
 
-Runs in float64 (set here, at the entry point, never at import).
+Runs in float64 (set here, at the entry point, never at import); the 3D lattice Boltzmann runs in float32.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from cardiojax import cli_0d, cli_1d
+from cardiojax import cli_0d, cli_1d, cli_3d
 from cardiojax.clinical import FFR_CUTOFFS, HyperemiaParams, hyperemic_ffr_batch, min_ffr
 from cardiojax.io import load_tree, save_tree_json, save_tree_vtu
 from cardiojax.io.dataset import save_dataset
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_ffr_parser(sub)
     cli_0d.add_parser(sub)
     cli_1d.add_parser(sub)
+    cli_3d.add_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_0d.run(args)
         if args.command == "1d":
             return cli_1d.run(args)
+        if args.command == "3d":
+            return cli_3d.run(args)
     except (ValueError, OSError) as err:  # bad input or missing file: one clear line
         print(f"cardiojax {args.command}: error: {err}", file=sys.stderr)
         return 2

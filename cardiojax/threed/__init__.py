@@ -8,8 +8,14 @@
 * `geometry` — level sets (tubes, stenosed tapered tubes), solid masks, wall link fractions, Brinkman drag.
 * `voxelise` (+ `meshgeom`) — a `VesselTree` or a meshio surface/volume mesh to `Voxels`.
 * `profiles` — plug, parabolic and Womersley inlet profiles carrying an exact discrete flow.
+* `outputs` — SI fields, centreline and cross-section pressure, ΔP, FFR, VTU (meshio) and PNG slices.
+* `case` — a stenosed vessel (or any `Voxels`) in physical units run to a steady state: ΔP, FFR, MLUPS.
+* `sparse` — fluid-only storage (19 populations + 19 neighbour indices per fluid voxel).
+* `sharding` — slab decomposition along x over a device mesh (`jax.sharding`; `shard_map` halo variant).
 """
 
+from cardiojax.threed import case, outputs, sharding, sparse
+from cardiojax.threed.case import SteadyResult, StenosisCase, run_voxels
 from cardiojax.threed.geometry import (
     brinkman_drag,
     cylinder,
@@ -60,5 +66,5 @@ __all__ = [
     "stenosed_radius", "stenosed_tube", "tube", "flow_harmonics", "flow_waveform", "lattice_flow",
     "lattice_mean_velocity", "parabolic", "plug", "womersley", "womersley_number", "womersley_profiles",
     "womersley_shape", "womersley_si", "MAX_VOXELS", "MIN_VOXELS_ACROSS", "Voxels", "voxelise_mesh",
-    "voxelise_tree",
+    "voxelise_tree", "case", "outputs", "sharding", "sparse", "StenosisCase", "SteadyResult", "run_voxels",
 ]

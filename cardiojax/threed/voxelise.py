@@ -38,6 +38,8 @@ from cardiojax.threed.lattice import OPP, C, Q
 
 #: Fewest voxels accepted across the narrowest lumen (diameter / dx).
 MIN_VOXELS_ACROSS = 4.0
+#: Voxel centres closer than this to a mesh wall (voxels) are wall voxels.
+ON_WALL = 1e-3
 #: Largest box accepted (voxels).
 MAX_VOXELS = 200_000_000
 _CHUNK = meshgeom.CHUNK  # points per vectorised numpy batch
@@ -459,6 +461,10 @@ def voxelise_mesh(mesh_or_path, dx: float, axis: int = 0, *, reverse: bool = Fal
                       stacklevel=2)
     walls = lat(tri_c[~is_cap])
     dist = meshgeom.wall_distance(walls, shape, band)
+    # a voxel centre on the wall (within ON_WALL) is wall, as in `geometry.solid_mask` (phi >= 0): left
+    # fluid, its links would get q ≈ 0, where the interpolated bounce-back loses mass (measured: 38 % of
+    # the flow over 60 voxels of a 96-gon tube whose vertices sit on lattice points)
+    inside = inside & (dist >= ON_WALL)
     solid = ~inside
     phi = _far_field(np.where(inside, -np.maximum(dist, 1e-6), dist).astype(np.float32), solid, band)
     near = ndimage.binary_dilation(solid, np.ones((3, 3, 3), bool)) & inside
