@@ -59,7 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cardiojax.threed import geometry, lbm, profiles
+from cardiojax.threed import geometry, lbm, profiles, sparse
 from cardiojax.threed.lattice import CS2
 from cardiojax.threed.outputs import fields, section_pressure
 from cardiojax.threed.units import MAX_MACH, MIN_TAU, LatticeUnits
@@ -174,14 +174,16 @@ def _probe_weights(fluid: np.ndarray, x_index: float) -> np.ndarray:
 
 
 def _advance(params, f, w_up, w_down, start, ramp, sub, n_sub, scheme):
-    """``n_sub`` blocks of ``sub`` steps of `lbm.run`; after each, ΔP (lattice) between the weighted probes.
-    With ``ramp`` > 0 steps, the inlet velocity grows linearly from 0 over the first ``ramp`` steps."""
+    """``n_sub`` blocks of ``sub`` steps of `lbm.run` (or `sparse.run` for a `sparse.SparseLattice`); after
+    each, ΔP (lattice) between the weighted probes. With ``ramp`` > 0 steps, the inlet velocity grows
+    linearly from 0 over the first ``ramp`` steps."""
     base = params.inlet_velocity
+    run = sparse.run if isinstance(params, sparse.SparseLattice) else lbm.run
 
     def body(g, k):
         done = (start + (k + 1) * sub).astype(base.dtype)
         scale = jnp.where(ramp > 0, jnp.minimum(1.0, done / jnp.maximum(ramp, 1).astype(base.dtype)), 1.0)
-        g = lbm.run(dataclasses.replace(params, inlet_velocity=base * scale.astype(base.dtype)), g, sub, scheme)
+        g = run(dataclasses.replace(params, inlet_velocity=base * scale.astype(base.dtype)), g, sub, scheme)
         drho = jnp.sum(g, axis=0)
         return g, CS2 * (jnp.sum(drho * w_up) - jnp.sum(drho * w_down))
 
@@ -192,12 +194,28 @@ _advance_jit = jax.jit(_advance, static_argnames=("sub", "n_sub", "scheme"))
 
 
 def solve_steady(params, f, w_up, w_down, units, *, tol=1e-3, max_steps=50_000, chunk=None, samples=10,
-                 ramp=0, scheme=lbm.Scheme(), progress=True, desc="lbm"):
+                 ramp=0, scheme=lbm.Scheme(), progress=True, desc="lbm", layout="auto"):
     """Run ``params`` from ``f`` until the chunk mean of ΔP = Σ w_up·p − Σ w_down·p changes by less than
     ``tol`` (relative) between chunks, or ``max_steps``. ``chunk`` steps (default ~4·nx/c_s, an acoustic
-    quarter-wave period) in ``samples`` blocks. Returns ``(f, dp_history_pa, steps, converged, compile_s,
-    run_s)``; ΔP in Pa via ``units``."""
+    quarter-wave period) in ``samples`` blocks. ``layout``: "sparse" (fluid voxels only, `sparse.run`, the
+    same arithmetic; measured 3–4× faster on vessels), "dense" (`lbm.run`) or "auto" (sparse unless the
+    geometry has an open-boundary voxel without a fluid neighbour inwards, which only dense handles).
+    Returns ``(f, dp_history_pa, steps, converged, compile_s, run_s)`` with ``f`` dense; ΔP in Pa via
+    ``units``."""
+    if layout not in ("sparse", "dense", "auto"):
+        raise ValueError(f"layout={layout!r}: expected 'sparse', 'dense' or 'auto'")
     nx = f.shape[1]
+    lat = None
+    if layout != "dense":
+        try:
+            lat = sparse.build(params)
+        except ValueError:
+            if layout == "sparse":
+                raise
+    if lat is not None:
+        f = sparse.from_dense(lat, f)
+        w_up, w_down = (np.asarray(w).reshape(-1)[np.asarray(lat.cells)] for w in (w_up, w_down))
+        params = lat
     if not tol > 0 or max_steps < 1 or samples < 1:
         raise ValueError(f"tol={tol!r}, max_steps={max_steps!r}, samples={samples!r}: expected tol > 0, "
                          "max_steps >= 1, samples >= 1")
@@ -235,6 +253,8 @@ def solve_steady(params, f, w_up, w_down, units, *, tol=1e-3, max_steps=50_000, 
             converged = True
             break
     bar.close()
+    if lat is not None:
+        f = sparse.to_dense(lat, f)
     return f, np.asarray(history), steps, converged, compile_s, run_s
 
 

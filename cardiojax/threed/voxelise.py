@@ -8,9 +8,9 @@ ends on the other five faces (`outlet_mask`, for ``lbm.Params.outlet_mask``).
   `cardiojax.tree.lumen_radius`, via `cardiojax.threed.geometry.stenosed_radius`) around the straight line
   from its ``start`` to its ``end`` point, closed by spherical caps (so joints are closed and smooth); the
   lumen is their union (the minimum of the level sets). The tree is rotated and translated so that the
-  root runs along +x and starts on the face x = 0; the root is continued straight upstream to that face
-  and every outlet segment straight downstream (with its end radius) until it leaves the box, so every
-  outlet is open on a box face.
+  root runs along +x and starts on the face x = 0; the root is continued straight upstream to that face,
+  and every outlet by a tube of its end radius, from its end to the box face its direction meets first,
+  along that face's normal, so every outlet is open on a box face and leaves it perpendicularly.
 * `voxelise_mesh` — a closed or open-ended triangle surface, or a tetrahedral volume mesh, in metres. The
   inside test is ray parity along the three lattice axes with a majority vote (surfaces; open ends are
   closed by flat caps first) or point-in-tetrahedron by barycentric coordinates (volumes). Flat ends that
@@ -301,17 +301,13 @@ def voxelise_tree(tree, dx: float, margin: float = 2.0, *, band: float = 2.0, ma
         a, b = s["a"] - lo, s["b"] - lo
         e = (b - a) / np.linalg.norm(b - a)
         ends = [a, b]
-        for flag, p, d, downstream in ((s["root"], a, -e, False), (s["outlet"], b, e, True)):
-            if flag:
-                face, t = _exit(p, d, shape)
-                if face == (0, 0) and downstream:
-                    raise ValueError(f"segment {s['seg']} is an outlet whose straight continuation leaves the box "
-                                     "through the inlet face x = 0 (the root runs along +x); expected outlets "
-                                     "that point away from the inlet")
-                ends.append(p + t * d)
+        if s["root"]:
+            ends.append(a + _exit(a, -e, shape)[1] * -e)
         pad = s["r_max"] + band
-        segments.append(_Segment(a, e, float(np.linalg.norm(b - a)), s["radius"], bool(s["root"]),
-                                 bool(s["outlet"]), np.min(ends, 0) - pad, np.max(ends, 0) + pad))
+        segments.append(_Segment(a, e, float(np.linalg.norm(b - a)), s["radius"], bool(s["root"]), False,
+                                 np.min(ends, 0) - pad, np.max(ends, 0) + pad))
+        if s["outlet"]:
+            segments.append(_outlet_extension(s, b, e, shape, band))
     phi = _tree_grid(segments, shape, band)
     solid = phi >= 0
     phi = _far_field(phi, solid, band, lumen=False)  # the lumen values are exact
@@ -327,6 +323,24 @@ def voxelise_tree(tree, dx: float, margin: float = 2.0, *, band: float = 2.0, ma
     inlet, outlet = _open_masks(solid)
     origin = root["start"] * dx + dx * (lo @ rot)
     return Voxels(solid, _link_fractions(solid, crossing), phi, origin, dx, inlet, outlet, rot)
+
+
+def _outlet_extension(s, b, e, shape, band) -> _Segment:
+    """An open tube of the outlet's end radius from its end ``b`` straight to the box face its direction ``e``
+    meets first, along that face's normal: the outlet leaves the box perpendicular to the face, so the
+    pressure outlet extrapolates along the flow (an oblique cut left rim voxels without a fluid neighbour
+    inwards and did not conserve the outflow). The joint is closed by the segment's spherical cap."""
+    (axis, side), _ = _exit(b, e, shape)
+    if (axis, side) == (0, 0):
+        raise ValueError(f"segment {s['seg']} is an outlet whose straight continuation leaves the box through the "
+                         "inlet face x = 0 (the root runs along +x); expected outlets that point away from the inlet")
+    n = np.zeros(3)
+    n[axis] = 1.0 if side else -1.0
+    length = max(abs((shape[axis] - 1) * side - b[axis]), 1e-9)
+    r_end = float(s["radius"](1.0))
+    end = b + length * n
+    pad = r_end + band
+    return _Segment(b, n, length, lambda _s: r_end, False, True, np.minimum(b, end) - pad, np.maximum(b, end) + pad)
 
 
 def _tree_grid(segments, shape, band) -> np.ndarray:
