@@ -160,7 +160,7 @@ def halo_run(params: lbm.Params, f, steps: int, scheme: lbm.Scheme = lbm.Scheme(
     slab needs at least 2 x-planes. Returns the populations (19, nx, ny, nz), sharded along x."""
     mesh = x_mesh() if mesh is None else mesh
     _check_slabs(f.shape[1], mesh, min_planes=2)
-    if params.inlet_velocity is not None or getattr(params, "outlet_mask", None) is not None:
+    if params.inlet_velocity is not None or params.outlet_mask is not None:
         raise ValueError("inlet_velocity/outlet_mask: halo_run has no open boundaries; use sharded_run")
     return sharded_program(mesh, steps, scheme, True)(shard_params(params, mesh), shard_populations(f, mesh), 0)
 

@@ -51,9 +51,6 @@ from jax import lax
 from cardiojax.threed import lbm
 from cardiojax.threed.lattice import OPP, C, Q, W
 
-#: Default outlet faces (axis, side) if `lbm` does not define them: side 0 the low face, −1 the high face.
-_OUTLET_FACES = getattr(lbm, "OUTLET_FACES", ((0, -1), (1, 0), (1, -1), (2, 0), (2, -1)))
-
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +123,7 @@ def _face_group(name, pos, coords, on_face, axis, side, shape):
 
 def _open_groups(params, pos, coords, shape):
     """Inlet and outlet groups in the order of `lbm.open_boundaries`."""
-    mask = getattr(params, "outlet_mask", None)
+    mask = params.outlet_mask
     inlet, outlets = None, []
     if params.inlet_velocity is None and mask is None:
         return inlet, ()
@@ -141,7 +138,7 @@ def _open_groups(params, pos, coords, shape):
         _check_shape("outlet_mask", mask, shape)
         m = np.asarray(mask, bool).ravel()
         flat = np.ravel_multi_index(tuple(coords), shape)
-        for axis, side in _OUTLET_FACES:
+        for axis, side in lbm.OUTLET_FACES:
             if shape[axis] < 3:  # a thin (periodic) axis has no faces, as in `lbm.open_boundaries`
                 continue
             k_face = 0 if side == 0 else shape[axis] - 1
@@ -210,7 +207,7 @@ def build(params: lbm.Params) -> SparseLattice:
     else:
         links = _wall_links(params.wall_q, pos, coords, shape)
     drag = None if params.drag is None else jnp.asarray(params.drag).reshape(-1)[jnp.asarray(cells)]
-    moving = _moving_walls(getattr(params, "wall_velocity", None), pos, coords, shape)
+    moving = _moving_walls(params.wall_velocity, pos, coords, shape)
     inlet, outlets = _open_groups(params, pos, coords, shape)
     return SparseLattice(params.tau, params.force, jnp.asarray(cells, jnp.int32), jnp.asarray(src, jnp.int32),
                          *links, drag=drag, wall_target=moving[0], wall_term=moving[1],
