@@ -21,9 +21,7 @@ Networks run in float32; labels come from the float64 solver.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +30,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import nnx
 
 from cardiojax.clinical import HyperemiaParams, with_hyperemic_outlets
+from cardiojax.io.checkpoint import load_checkpoint_state, read_checkpoint_meta, save_checkpoint_dir
 from cardiojax.lumped.elements import segment_coefficients
 from cardiojax.surrogate.data import Dataset, as_float32
 from cardiojax.surrogate.models import GraphNetwork, TreeLSTM, ffr_from_drops
@@ -231,33 +229,19 @@ def save_checkpoint(path: str | os.PathLike, model: GraphNetwork | TreeLSTM, con
     interrupted save never leaves a half-written checkpoint; an existing
     checkpoint at ``path`` is replaced.
     """
-    path = Path(path).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(tmp / "state", nnx.to_pure_dict(nnx.state(model)))
-    checkpointer.wait_until_finished()
-    (tmp / "config.json").write_text(json.dumps({"config": dataclasses.asdict(config), "extra": extra or {}},
-                                                indent=1))
-    old = path.with_name(f".{path.name}.old{os.getpid()}")
-    if path.exists():
-        path.rename(old)
-    tmp.rename(path)
-    shutil.rmtree(old, ignore_errors=True)
+    save_checkpoint_dir(path, nnx.to_pure_dict(nnx.state(model)),
+                        {"config": dataclasses.asdict(config), "extra": extra or {}})
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[GraphNetwork | TreeLSTM, TrainConfig, dict]:
     """Read `save_checkpoint`'s directory: ``(model, config, extra)``."""
-    path = Path(path).absolute()
+    meta = read_checkpoint_meta(path, "surrogate")
     try:
-        meta = json.loads((path / "config.json").read_text())
         config = TrainConfig(**meta["config"])
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a cardiojax surrogate checkpoint ({err})") from None
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{Path(path).absolute()}: not a cardiojax surrogate checkpoint ({err})") from None
     model = make_model(config)
     state = nnx.state(model)
-    restored = ocp.StandardCheckpointer().restore(path / "state", nnx.to_pure_dict(state))
-    nnx.replace_by_pure_dict(state, restored)
+    nnx.replace_by_pure_dict(state, load_checkpoint_state(path, nnx.to_pure_dict(state)))
     nnx.update(model, state)
-    return model, config, meta["extra"]
+    return model, config, meta.get("extra", {})
