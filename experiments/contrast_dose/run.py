@@ -38,6 +38,7 @@ from cardiojax.imaging.cyclegan import CycleGAN, CycleGANConfig  # noqa: E402
 from cardiojax.imaging.evaluate import save_comparison_png, score, summarise  # noqa: E402
 from cardiojax.imaging.pairs import ScanPairs, concat_pairs, simulate_pairs  # noqa: E402
 from cardiojax.imaging.train import restore_batch, save_generator, train  # noqa: E402
+from cardiojax.io.files import atomic_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -238,7 +239,8 @@ def main(argv=None) -> dict:
         "total_s": round(time.perf_counter() - t_start, 1),
         "by_fraction": {str(f): r for f, r in results.items()},
     }
-    (out / "results.json").write_text(json.dumps({"args": vars(args), **summary}, indent=1))
+    with atomic_path(out / "results.json") as tmp:  # never a half-written results file
+        tmp.write_text(json.dumps({"args": vars(args), **summary}, indent=1))
     print(json.dumps(summary, separators=(",", ":")))
     return summary
 
