@@ -68,16 +68,84 @@ def reflect_pad(x: jax.Array, p: int) -> jax.Array:
     return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
 
 
+def spatial_mean(x: jax.Array) -> jax.Array:
+    """Mean over the spatial axes of NHWC, ``(B, H, W, C) → (B, 1, 1, C)``, computed as a batched dot with a
+    constant row (XLA CPU runs large reductions as slow tree reductions; a dot goes to the GEMM kernels)."""
+    b, h, w, c = x.shape
+    row = jnp.full((b, 1, h * w), 1.0 / (h * w), x.dtype)
+    return jax.lax.dot_general(row, x.reshape(b, h * w, c), (((2,), (1,)), ((0,), (0,))))[:, :, None, :]
+
+
+@jax.custom_vjp
 def instance_norm(x: jax.Array) -> jax.Array:
-    """Instance normalisation without affine parameters over the spatial axes of NHWC (eps 1e-5)."""
-    mean = jnp.mean(x, axis=(1, 2), keepdims=True)
-    var = jnp.mean(jnp.square(x - mean), axis=(1, 2), keepdims=True)
-    return (x - mean) * jax.lax.rsqrt(var + _EPS)
+    """Instance normalisation without affine parameters over the spatial axes of NHWC (eps 1e-5).
+
+    ``y = (x − μ)/√(σ² + ε)`` per sample and channel. The backward pass is written out,
+    ``dx = (g − ⟨g⟩ − y·⟨g·y⟩)/√(σ² + ε)``, so that every spatial mean (forward and backward) is a
+    `spatial_mean` dot: the CycleGAN training step is about 1.2× faster on XLA CPU than with autodiff of
+    ``jnp.mean``.
+    """
+    return _instance_norm_fwd(x)[0]
+
+
+def _instance_norm_fwd(x):
+    d = x - spatial_mean(x)
+    r = jax.lax.rsqrt(spatial_mean(jnp.square(d)) + _EPS)
+    y = d * r
+    return y, (y, r)
+
+
+def _instance_norm_bwd(res, g):
+    y, r = res
+    return (r * (g - spatial_mean(g) - y * spatial_mean(g * y)),)
+
+
+instance_norm.defvjp(_instance_norm_fwd, _instance_norm_bwd)
 
 
 def _conv(cin: int, cout: int, k: int, stride: int, padding, rngs: nnx.Rngs) -> nnx.Conv:
     return nnx.Conv(cin, cout, kernel_size=(k, k), strides=(stride, stride), padding=padding,
                     kernel_init=_INIT, bias_init=nnx.initializers.zeros_init(), rngs=rngs)
+
+
+class DownConv(nnx.Module):
+    """Conv k×k, stride 2, zero padding ``padding`` (torch Conv2d(k, stride=2, padding)): H → ⌊(H + 2p − k)/2⌋ + 1.
+
+    Computed in space-to-depth form: the padded input is folded into 2×2 blocks (4·cin channels) and convolved
+    with stride 1 by a ⌈k/2⌉×⌈k/2⌉ kernel over blocks (the k×k kernel zero-padded to even size and folded the
+    same way). Same result as the strided convolution, but its input gradient is a plain convolution instead
+    of XLA's input-dilated one (75 % multiplications by zero): about 2× faster forward + backward on XLA CPU for
+    the 4×4 PatchGAN layers. ``kernel`` (k, k, cin, cout) and ``bias`` are the parameters of the strided form;
+    `strided` evaluates that form directly (used by the tests).
+    """
+
+    def __init__(self, cin: int, cout: int, k: int, padding: int, rngs: nnx.Rngs):
+        self.kernel = nnx.Param(_INIT(rngs.params(), (k, k, cin, cout)))
+        self.bias = nnx.Param(jnp.zeros((cout,)))
+        self.padding = padding
+
+    def __call__(self, x):
+        k = self.kernel[...].astype(x.dtype)
+        kh, cin, cout = k.shape[0], k.shape[2], k.shape[3]
+        b, h, w, _ = x.shape
+        p = self.padding
+        oh, ow = (h + 2 * p - kh) // 2 + 1, (w + 2 * p - kh) // 2 + 1
+        eh, ew = (h + 2 * p) % 2, (w + 2 * p) % 2
+        x = jnp.pad(x, ((0, 0), (p, p + eh), (p, p + ew), (0, 0)))
+        hb, wb = x.shape[1] // 2, x.shape[2] // 2
+        x = x.reshape(b, hb, 2, wb, 2, cin).transpose(0, 1, 3, 2, 4, 5).reshape(b, hb, wb, 4 * cin)
+        kb = (kh + 1) // 2
+        k = jnp.pad(k, ((0, 2 * kb - kh), (0, 2 * kb - kh), (0, 0), (0, 0)))
+        k = k.reshape(kb, 2, kb, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(kb, kb, 4 * cin, cout)
+        y = jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y[:, :oh, :ow] + self.bias[...].astype(x.dtype)
+
+    def strided(self, x):
+        """The same map as the stride-2 convolution (reference for tests)."""
+        p = self.padding
+        y = jax.lax.conv_general_dilated(x, self.kernel[...].astype(x.dtype), (2, 2), ((p, p), (p, p)),
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y + self.bias[...].astype(x.dtype)
 
 
 class UpConv(nnx.Module):
@@ -152,8 +220,8 @@ class ResnetGenerator(nnx.Module):
         self.dose_gain = None if dose_gain is None else float(dose_gain)
         self.dose_origin = float(dose_origin)
         self.stem = _conv(channels, ngf, 7, 1, "VALID", rngs)
-        self.down1 = _conv(ngf, 2 * ngf, 3, 2, ((1, 1), (1, 1)), rngs)
-        self.down2 = _conv(2 * ngf, 4 * ngf, 3, 2, ((1, 1), (1, 1)), rngs)
+        self.down1 = DownConv(ngf, 2 * ngf, 3, 1, rngs)
+        self.down2 = DownConv(2 * ngf, 4 * ngf, 3, 1, rngs)
         self.blocks = nnx.List([ResnetBlock(4 * ngf, rngs) for _ in range(n_blocks)])
         self.up1 = UpConv(4 * ngf, 2 * ngf, rngs)
         self.up2 = UpConv(2 * ngf, ngf, rngs)
@@ -191,9 +259,9 @@ class PatchDiscriminator(nnx.Module):
         if ndf < 1 or n_layers < 1:
             raise ValueError(f"PatchDiscriminator: ndf = {ndf}, n_layers = {n_layers}; expected ≥ 1")
         pad = ((1, 1), (1, 1))
-        self.first = _conv(channels, ndf, 4, 2, pad, rngs)
+        self.first = DownConv(channels, ndf, 4, 1, rngs)
         widths = [ndf * min(2**i, 8) for i in range(n_layers + 1)]
-        self.mid = nnx.List([_conv(widths[i - 1], widths[i], 4, 2, pad, rngs) for i in range(1, n_layers)])
+        self.mid = nnx.List([DownConv(widths[i - 1], widths[i], 4, 1, rngs) for i in range(1, n_layers)])
         self.last_norm = _conv(widths[n_layers - 1], widths[n_layers], 4, 1, pad, rngs)
         self.out = _conv(widths[n_layers], 1, 4, 1, pad, rngs)
 

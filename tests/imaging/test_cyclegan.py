@@ -18,7 +18,15 @@ from cardiojax.imaging.cyclegan import (
     pool_query,
     resimulation_loss,
 )
-from cardiojax.imaging.networks import HUNormalizer, PatchDiscriminator, ResnetGenerator, UpConv, count_params
+from cardiojax.imaging.networks import (
+    DownConv,
+    HUNormalizer,
+    PatchDiscriminator,
+    ResnetGenerator,
+    UpConv,
+    count_params,
+    instance_norm,
+)
 from cardiojax.imaging.pairs import ScanPairs
 from cardiojax.imaging.train import load_generator, sample_batch, save_generator, train
 
@@ -58,6 +66,34 @@ def test_subpixel_transposed_conv_equals_dilated_form():
     y = up(x)
     assert y.shape == (2, 12, 14, 5)
     np.testing.assert_allclose(y, up.dilated(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k, size", [(3, 8), (4, 8), (3, 7), (4, 7)])
+def test_space_to_depth_strided_conv_equals_strided_form(k, size):
+    down = DownConv(3, 5, k, 1, rngs=nnx.Rngs(2))
+    down.bias[...] = jnp.arange(5.0)
+    x = jax.random.normal(jax.random.key(0), (2, size, size + 2, 3))
+    y = down(x)
+    assert y.shape == (2, (size + 2 - k) // 2 + 1, (size + 4 - k) // 2 + 1, 5)
+    np.testing.assert_allclose(y, down.strided(x), rtol=1e-12, atol=1e-12)
+    gy = jax.random.normal(jax.random.key(1), y.shape)
+    g_fast = jax.grad(lambda x: jnp.sum(down(x) * gy))(x)
+    np.testing.assert_allclose(g_fast, jax.grad(lambda x: jnp.sum(down.strided(x) * gy))(x), rtol=1e-12, atol=1e-12)
+
+
+def test_instance_norm_moments_and_hand_written_gradient():
+    x = 3.0 + 2.0 * jax.random.normal(jax.random.key(0), (2, 6, 5, 3))
+    y = instance_norm(x)
+    np.testing.assert_allclose(jnp.mean(y, axis=(1, 2)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(jnp.mean(y**2, axis=(1, 2)), 1.0 / (1.0 + 1e-5 / jnp.var(x, axis=(1, 2))), rtol=1e-12)
+
+    def autodiff_norm(x):  # the textbook form, differentiated by JAX
+        mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+        return (x - mean) / jnp.sqrt(jnp.mean((x - mean) ** 2, axis=(1, 2), keepdims=True) + 1e-5)
+
+    w = jax.random.normal(jax.random.key(1), x.shape)
+    np.testing.assert_allclose(jax.grad(lambda x: jnp.sum(jnp.sin(instance_norm(x)) * w))(x),
+                               jax.grad(lambda x: jnp.sum(jnp.sin(autodiff_norm(x)) * w))(x), rtol=1e-10, atol=1e-12)
 
 
 def test_generator_shapes_residual_and_errors():
