@@ -18,7 +18,8 @@ are air (−1000 HU). Seeds and disc centres are (row, column) indices of the pi
 they were placed by inspecting the images.
 
 `augment` / `augment_batch` make many training samples from these few slices (flips, 90° rotations, integer
-shifts with air fill, optional re-drawn enhancement), vectorised over PRNG keys.
+shifts with air fill, optional re-drawn enhancement), vectorised over PRNG keys. `add_enhanced_tissue` adds
+enhanced organs that are not blood pool (a domain randomisation for any `Slice`, synthetic or real).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cardiojax.imaging._checks import check_image
-from cardiojax.imaging.phantom import HU_AIR, HU_BLOOD_UNENHANCED, Slice, edge_weight
+from cardiojax.imaging.phantom import HU_AIR, HU_BLOOD_UNENHANCED, Slice, edge_weight, pixel_grid, sdf_ellipse
 
 BODY_WINDOW = (-400.0, 4000.0)  # HU: everything but air and lung, to find the body for cropping
 
@@ -301,3 +302,45 @@ def augment_batch(keys: jax.Array, slices: Slice, **kwargs) -> Slice:
         return augment(k_aug, chosen, **kwargs)
 
     return jax.vmap(one)(keys)
+
+
+SOFT_TISSUE_WINDOW = (-50.0, 150.0)  # HU: unenhanced soft tissue (not air, lung, fat or bone)
+
+
+def add_enhanced_tissue(
+    key: jax.Array,
+    s: Slice,
+    pixel_size: float,
+    n_blobs: int = 3,
+    delta_hu: tuple[float, float] = (60.0, 180.0),
+    semi_axes: tuple[float, float] = (0.012, 0.045),
+    probability: float = 0.5,
+) -> Slice:
+    """Enhanced parenchyma that is *not* blood pool: ``n_blobs`` random ellipses (semi-axes in ``semi_axes``,
+    m) in soft tissue, each present with ``probability``, raise both images by ΔHU ~ U(``delta_hu``).
+
+    Organs that take up contrast (liver, spleen, kidneys in a portal phase, bowel wall) look like diluted
+    iodinated blood; the dose model (`cardiojax.imaging.dose`) leaves them unchanged, as it does in the real
+    contrast slices, where only the grown lumen is blood pool. Training on such distractors teaches a network
+    that bright soft tissue is not necessarily blood. A blob covers only pixels with unenhanced HU in
+    `SOFT_TISSUE_WINDOW` and no blood pool, so ``hu_full − hu_unenhanced`` (the iodine of the blood pool),
+    ``blood_pool`` and ``aorta`` are unchanged bit for bit. Centres are drawn uniformly over those pixels; edges
+    are anti-aliased over a pixel (`edge_weight`). ``(N, N)`` fields; vmap over keys for a batch.
+    """
+    if n_blobs < 0 or not 0.0 <= probability <= 1.0:
+        raise ValueError(f"add_enhanced_tissue: n_blobs = {n_blobs}, probability = {probability}; expected "
+                         "n_blobs ≥ 0 and probability in [0, 1]")
+    n = s.hu_full.shape[0]
+    lo, hi = SOFT_TISSUE_WINDOW
+    allowed = (s.hu_unenhanced > lo) & (s.hu_unenhanced < hi) & (s.blood_pool == 0)
+    grid = pixel_grid(n, pixel_size, s.hu_full.dtype)
+    k_c, k_ax, k_ang, k_hu, k_on = jax.random.split(key, 5)
+    idx = jax.random.categorical(k_c, jnp.where(allowed.reshape(-1), 0.0, -jnp.inf), shape=(n_blobs,))
+    centres = grid.reshape(-1, 2)[idx]
+    axes = jax.random.uniform(k_ax, (n_blobs, 2), grid.dtype, *semi_axes)
+    angles = jax.random.uniform(k_ang, (n_blobs,), grid.dtype, 0.0, jnp.pi)
+    delta = jax.random.uniform(k_hu, (n_blobs,), grid.dtype, *delta_hu)
+    delta = delta * jax.random.bernoulli(k_on, probability, (n_blobs,))
+    weights = jax.vmap(lambda c, a, t: edge_weight(sdf_ellipse(grid, c, a, t), pixel_size))(centres, axes, angles)
+    added = jnp.where(allowed & jnp.any(allowed), jnp.max(weights * delta[:, None, None], axis=0), 0.0)
+    return s._replace(hu_full=s.hu_full + added, hu_unenhanced=s.hu_unenhanced + added)

@@ -15,7 +15,17 @@ Additions for this problem (weights default to 0 except ``lambda_paired``):
   ``outside``  = mean(relu(|blur((1 − w)·(G_A(a) − a))| − margin)) — enhancement only inside the blood pool
   (the blur keeps the term blind to denoising, the margin to small changes);
   ``resim``    = mean |blur(dose_f(G_A(a))) − blur(a)| — re-simulating the low dose from the output
-  (HU_low = HU_u + f·(HU − HU_u) in the blood pool, `low_dose_hu`) gives back the input.
+  (HU_low = HU_u + f·(HU − HU_u) in the blood pool, `low_dose_hu`) gives back the input;
+* **bounded correction** (with ``dose_head``, ``correction_hu`` > 0): the dose head's additive correction is
+  limited to ±``correction_hu`` HU (smoothly, tanh), enough for denoising and edges but not for the 250–450 HU
+  of contrast, which must then come from the dose model through the mask (0: unbounded);
+* **correction mean** (with ``dose_head``) ``λ_corr · mean |blur(r)|``: the dose head's correction r may denoise
+  and sharpen (zero local mean) but should not change the local mean HU, which is the dose model's job;
+* **mask supervision** (with ``dose_head``) ``λ_mask · (1 + pool_weight·w)·BCE(m, w)``: the dose head's
+  blood-pool logits m of G_A(a) against the blood-pool weight w of ``a`` (known for every simulated scan, as for
+  the physics terms).
+  The paired L1 reaches m only through ``sigmoid'(m)·g·(x − x_u)``, which vanishes where the mask starts
+  (sigmoid(−4)) and where the low-dose blood is barely enhanced; the cross-entropy gradient σ(m) − w does not.
 
 Everything is one pure function `train_step(model, state, batch)`; `CycleGAN` holds the static parts and
 jit-compiles it. Shapes: images ``(B, H, W, 1)`` with H, W multiples of 4.
@@ -53,6 +63,9 @@ class CycleGANConfig:
     pool_weight: float = 0.0
     lambda_outside: float = 0.0
     lambda_resim: float = 0.0
+    lambda_mask: float = 0.0
+    correction_hu: float = 0.0
+    lambda_correction: float = 0.0
     margin_hu: float = 20.0
     blur_sigma_px: float = 1.5
     pool_size: int = 50
@@ -73,9 +86,12 @@ class CycleGANConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"CycleGANConfig.{name} = {getattr(self, name)}; expected an integer ≥ 0")
         for name in ("lambda_gan", "lambda_cycle", "lambda_identity", "lambda_paired", "lambda_outside", "lambda_resim",
-                     "pool_weight", "margin_hu", "blur_sigma_px"):
+                     "lambda_mask", "correction_hu", "lambda_correction", "pool_weight", "margin_hu", "blur_sigma_px"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"CycleGANConfig.{name} = {getattr(self, name)}; expected a number ≥ 0")
+        if self.lambda_mask > 0 and not self.dose_head:
+            raise ValueError(f"CycleGANConfig.lambda_mask = {self.lambda_mask} needs dose_head = True (the mask "
+                             "it supervises is the dose head's)")
         if not 0 < self.fraction <= 1:
             raise ValueError(f"CycleGANConfig.fraction = {self.fraction}; expected a dose fraction in (0, 1]")
         if not self.learning_rate > 0 or not 0 <= self.beta1 < 1:
@@ -243,7 +259,9 @@ class CycleGAN:
         if c.dose_head:
             gain = 1.0 / c.fraction - 1.0 if which == "a" else c.fraction - 1.0
         return ResnetGenerator(c.ngf, c.n_blocks, residual=c.residual, dose_gain=gain,
-                               dose_origin=float(c.normalizer.to_net(c.hu_unenhanced)), rngs=rngs)
+                               dose_origin=float(c.normalizer.to_net(c.hu_unenhanced)),
+                               correction_max=c.correction_hu / c.normalizer.scale if c.correction_hu > 0 else None,
+                               rngs=rngs)
 
     def init(self) -> TrainState:
         """Fresh weights (N(0, 0.02), seeded by ``config.seed``), optimiser states and empty pools."""
@@ -271,10 +289,10 @@ class CycleGAN:
         a, b = batch["a"], batch["b"]
         n = a.shape[0]
         if c.lambda_identity > 0:  # G_A(a) with G_A(b) and G_B(b) with G_B(a) as one batch each (same result)
-            out_a, out_b = g_a(jnp.concatenate([a, b])), g_b(jnp.concatenate([b, a]))
+            (out_a, mask_a, corr_a), out_b = g_a.dose_parts(jnp.concatenate([a, b])), g_b(jnp.concatenate([b, a]))
             fake_b, idt_a, fake_a, idt_b = out_a[:n], out_a[n:], out_b[:n], out_b[n:]
         else:
-            fake_b, fake_a = g_a(a), g_b(b)
+            (fake_b, mask_a, corr_a), fake_a = g_a.dose_parts(a), g_b(b)
         rec_a, rec_b = g_b(fake_b), g_a(fake_a)
         parts = {
             "gan": c.lambda_gan * (lsgan_loss(d_a(fake_b), 1.0) + lsgan_loss(d_b(fake_a), 1.0)),
@@ -293,6 +311,11 @@ class CycleGAN:
         if c.lambda_resim > 0:
             parts["resim"] = c.lambda_resim * resimulation_loss(
                 fake_b, a, batch["blood_pool"], batch["fraction"], norm, c.hu_unenhanced, c.blur_sigma_px)
+        if c.lambda_correction > 0 and corr_a is not None:
+            parts["correction"] = c.lambda_correction * jnp.mean(jnp.abs(gaussian_blur(corr_a[:n], c.blur_sigma_px)))
+        if c.lambda_mask > 0:
+            parts["mask"] = c.lambda_mask * jnp.mean(  # blood-pool pixels weighted like the paired L1's
+                emphasis * optax.sigmoid_binary_cross_entropy(mask_a[:n], batch["blood_pool"]))
         return sum(parts.values()), (parts, fake_a, fake_b)
 
     def discriminator_loss(self, d_params, batch: dict, fake_a, fake_b) -> jax.Array:

@@ -9,7 +9,8 @@ The architecture follows the reference implementation (Zhu et al. 2017; junyanz/
   Instance norm without affine parameters (as ``norm='instance'``), convolutions with biases, weights
   N(0, 0.02), biases 0. ``residual=True`` (not in the reference) adds the input to the output instead of
   the tanh, so the network only learns a correction. ``dose_gain`` = g (not in the reference) gives the
-  physics-informed head: two output channels (m, r) and ``x + sigmoid(m)·g·(x − x_u) + r`` — the dose model
+  physics-informed head: two output channels (m, r) and ``x + sigmoid(m)·g·(x − x_u) + r`` (with
+  ``correction_max`` = c the correction is bounded, ``r = c·tanh(r'/c)``) — the dose model
   HU_full = HU_u + (HU_low − HU_u)/f is exact with mask 1 and g = 1/f − 1 (g = f − 1 degrades), so the
   network only has to find the blood pool (m) and a small correction (r, e.g. denoising). The study uses it
   to train in minutes on a CPU.
@@ -211,7 +212,8 @@ class ResnetGenerator(nnx.Module):
     """The reference CycleGAN generator (see module docstring); ``(B, H, W, 1) → (B, H, W, 1)``."""
 
     def __init__(self, ngf: int = 64, n_blocks: int = 9, *, residual: bool = False, channels: int = 1,
-                 dose_gain: float | None = None, dose_origin: float = 0.0, rngs: nnx.Rngs):
+                 dose_gain: float | None = None, dose_origin: float = 0.0, correction_max: float | None = None,
+                 rngs: nnx.Rngs):
         if ngf < 1 or n_blocks < 0:
             raise ValueError(f"ResnetGenerator: ngf = {ngf}, n_blocks = {n_blocks}; expected ngf ≥ 1, n_blocks ≥ 0")
         if dose_gain is not None and channels != 1:
@@ -219,6 +221,9 @@ class ResnetGenerator(nnx.Module):
         self.residual = residual
         self.dose_gain = None if dose_gain is None else float(dose_gain)
         self.dose_origin = float(dose_origin)
+        if correction_max is not None and not correction_max > 0:
+            raise ValueError(f"ResnetGenerator: correction_max = {correction_max}; expected > 0 (network units)")
+        self.correction_max = None if correction_max is None else float(correction_max)
         self.stem = _conv(channels, ngf, 7, 1, "VALID", rngs)
         self.down1 = DownConv(ngf, 2 * ngf, 3, 1, rngs)
         self.down2 = DownConv(2 * ngf, 4 * ngf, 3, 1, rngs)
@@ -231,9 +236,14 @@ class ResnetGenerator(nnx.Module):
         self.head = _conv(head_in, 2 if dose_gain is not None else channels, 7, 1, "VALID", rngs)
         if dose_gain is not None:  # start near the identity: mask sigmoid(−4) ≈ 0.02, small correction
             self.head.kernel[...] = 0.1 * self.head.kernel[...]
-            self.head.bias[...] = jnp.array([-4.0, 0.0])
+            self.head.bias[...] = jnp.array([-4.0, 0.0], self.head.bias.dtype)
 
     def __call__(self, x):
+        return self.dose_parts(x)[0]
+
+    def dose_parts(self, x) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+        """``(output, m, r)``: the output and, with the dose head, its blood-pool mask logits m and additive
+        correction r, each ``(B, H, W, 1)`` (None without the dose head)."""
         if x.ndim != 4 or x.shape[1] % 4 or x.shape[2] % 4:
             raise ValueError(f"ResnetGenerator: input shape {x.shape}; expected (B, H, W, C) with H, W multiples of 4")
         h = jax.nn.relu(instance_norm(self.stem(reflect_pad(x, 3))))
@@ -248,8 +258,10 @@ class ResnetGenerator(nnx.Module):
         h = self.head(reflect_pad(h, 3))
         if self.dose_gain is not None:
             mask, correction = h[..., :1], h[..., 1:]
-            return x + jax.nn.sigmoid(mask) * self.dose_gain * (x - self.dose_origin) + correction
-        return x + h if self.residual else jnp.tanh(h)
+            if self.correction_max is not None:  # bounded: the enhancement has to go through the mask
+                correction = self.correction_max * jnp.tanh(correction / self.correction_max)
+            return x + jax.nn.sigmoid(mask) * self.dose_gain * (x - self.dose_origin) + correction, mask, correction
+        return (x + h if self.residual else jnp.tanh(h)), None, None
 
 
 class PatchDiscriminator(nnx.Module):

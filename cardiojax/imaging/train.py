@@ -27,20 +27,37 @@ from cardiojax.imaging.pairs import ScanPairs
 from cardiojax.io.checkpoint import load_checkpoint_state, read_checkpoint_meta, save_checkpoint_dir
 
 
+def _pool_offset(key: jax.Array, pool: jax.Array, crop: int) -> jax.Array:
+    """Top-left corner of a crop centred (± crop/4) on a random blood-pool pixel of ``pool`` (N, N), clipped
+    to the image; a slice without blood pool gives a uniformly random centre."""
+    n = pool.shape[0]
+    k_c, k_j = jax.random.split(key)
+    flat = jax.random.categorical(k_c, jnp.log(jnp.clip(pool.reshape(-1), 0.0, 1.0) + 1e-12))
+    jitter = jax.random.randint(k_j, (2,), -(crop // 4), crop // 4 + 1)
+    return jnp.clip(jnp.stack([flat // n, flat % n]) - crop // 2 + jitter, 0, n - crop)
+
+
 @functools.partial(jax.jit, static_argnames=("crop", "batch_size", "norm"))
 def sample_batch(key: jax.Array, pairs: ScanPairs, crop: int, batch_size: int, paired_fraction,
-                 norm: HUNormalizer) -> dict:
+                 norm: HUNormalizer, pool_crop_fraction=0.0) -> dict:
     """A training batch of random crops (network units); see the module docstring for the pairing rule.
+
+    With probability ``pool_crop_fraction`` a sample's A crop is centred (± crop/4) on a random blood-pool
+    pixel instead of a uniformly random position, so that small vessels are seen more often.
 
     Returns the dict `CycleGAN.step` expects: ``a``, ``b``, ``blood_pool`` ``(batch, crop, crop, 1)``,
     ``paired``, ``fraction`` ``(batch,)``.
     """
     n_slices, n = pairs.low.shape[0], pairs.low.shape[1]
-    k_i, k_j, k_p, k_oa, k_ob, k_flip = jax.random.split(key, 6)
+    k_i, k_j, k_p, k_oa, k_ob, k_flip, k_c, k_pool = jax.random.split(key, 8)
     i = jax.random.randint(k_i, (batch_size,), 0, n_slices)
     paired = jax.random.uniform(k_p, (batch_size,)) < paired_fraction
     j = jnp.where(paired, i, jax.random.randint(k_j, (batch_size,), 0, n_slices))
     off_a = jax.random.randint(k_oa, (batch_size, 2), 0, n - crop + 1)
+    centred = jax.random.uniform(k_c, (batch_size,)) < pool_crop_fraction
+    off_pool = jax.vmap(_pool_offset, in_axes=(0, 0, None))(jax.random.split(k_pool, batch_size),
+                                                              pairs.blood_pool[i], crop)
+    off_a = jnp.where(centred[:, None], off_pool, off_a)
     off_b = jnp.where(paired[:, None], off_a, jax.random.randint(k_ob, (batch_size, 2), 0, n - crop + 1))
     flip = jax.random.bernoulli(k_flip, 0.5, (batch_size,))
 
@@ -59,9 +76,10 @@ def sample_batch(key: jax.Array, pairs: ScanPairs, crop: int, batch_size: int, p
 
 
 def train(gan: CycleGAN, pairs: ScanPairs, steps: int, *, batch_size: int = 1, paired_fraction: float = 0.5,
-          key: jax.Array | None = None, state: TrainState | None = None, progress: bool = True,
-          desc: str = "CycleGAN") -> tuple[TrainState, list[dict]]:
-    """Run ``steps`` training steps on random crops of ``pairs`` (crop size = ``gan.image_shape``).
+          pool_crop_fraction: float = 0.0, key: jax.Array | None = None, state: TrainState | None = None,
+          progress: bool = True, desc: str = "CycleGAN") -> tuple[TrainState, list[dict]]:
+    """Run ``steps`` training steps on random crops of ``pairs`` (crop size = ``gan.image_shape``; a share
+    ``pool_crop_fraction`` of the crops centred on the blood pool, see `sample_batch`).
 
     Returns the final state and the loss history (one dict of floats per step: every loss part, the
     generator and discriminator totals). A tqdm bar shows the running generator loss.
@@ -69,6 +87,7 @@ def train(gan: CycleGAN, pairs: ScanPairs, steps: int, *, batch_size: int = 1, p
     if steps < 0:
         raise ValueError(f"steps = {steps}; expected ≥ 0")
     paired_fraction = check_fraction("paired_fraction", paired_fraction, open_low=False)
+    pool_crop_fraction = check_fraction("pool_crop_fraction", pool_crop_fraction, open_low=False)
     crop = gan.image_shape[0]
     if gan.image_shape[0] != gan.image_shape[1] or crop > pairs.low.shape[1]:
         raise ValueError(f"gan.image_shape = {gan.image_shape}; expected square crops no larger than the "
@@ -81,7 +100,7 @@ def train(gan: CycleGAN, pairs: ScanPairs, steps: int, *, batch_size: int = 1, p
     bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=2.0)
     for _ in bar:
         key, k = jax.random.split(key)
-        batch = sample_batch(k, pairs, crop, batch_size, paired_fraction, norm)
+        batch = sample_batch(k, pairs, crop, batch_size, paired_fraction, norm, pool_crop_fraction)
         state, losses = gan.step(state, batch)
         history.append(losses)
         if len(history) % 25 == 0:

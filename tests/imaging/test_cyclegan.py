@@ -106,6 +106,21 @@ def test_generator_shapes_residual_and_errors():
         ResnetGenerator(0, 1, rngs=nnx.Rngs(0))
 
 
+def test_dose_head_is_the_dose_model_with_a_bounded_correction():
+    g = ResnetGenerator(4, 1, dose_gain=4.0, dose_origin=-0.5, correction_max=0.05, rngs=nnx.Rngs(0))
+    g.head.kernel[...] = jnp.zeros_like(g.head.kernel[...])
+    g.head.bias[...] = jnp.array([30.0, 50.0], g.head.bias.dtype)  # mask → 1, correction far beyond its bound
+    x = jax.random.uniform(jax.random.key(0), (1, 16, 16, 1), minval=-1.0, maxval=1.0)
+    out, logits, _ = g.dose_parts(x)
+    np.testing.assert_allclose(logits, 30.0)
+    # mask 1: the exact inverse dose model x_u + (x − x_u)/f with 1/f − 1 = 4, plus the saturated correction
+    np.testing.assert_allclose(out, -0.5 + 5.0 * (x + 0.5) + 0.05, rtol=1e-6, atol=1e-6)
+    g.head.bias[...] = jnp.array([30.0, -50.0], g.head.bias.dtype)
+    np.testing.assert_allclose(g(x), -0.5 + 5.0 * (x + 0.5) - 0.05, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="correction_max"):
+        ResnetGenerator(4, 1, dose_gain=4.0, correction_max=0.0, rngs=nnx.Rngs(0))
+
+
 def test_hu_normalizer_is_an_exact_inverse():
     norm = HUNormalizer()
     hu = jnp.array([-3000.0, -1024.0, 0.0, 40.0, 1536.0, 4000.0])
@@ -189,6 +204,26 @@ def test_sample_batch_pairs_the_same_slice_and_position():
     assert np.all(diff[paired] == 0)
     assert np.all(diff[~paired] > 0)
     assert batch["a"].shape == (32, 16, 16, 1) and batch["fraction"].shape == (32,)
+
+
+def test_pool_centred_crops_always_contain_blood_pool():
+    pairs = _toy_pairs()  # blood pool rows 10–19, columns 12–21 of 40² slices
+    norm = HUNormalizer()
+    pool_sums = lambda fraction: np.asarray(  # noqa: E731
+        sample_batch(jax.random.key(5), pairs, 12, 64, 0.5, norm, fraction)["blood_pool"]).sum(axis=(1, 2, 3))
+    assert np.all(pool_sums(1.0) > 0)
+    assert np.any(pool_sums(0.0) == 0)  # uniformly random crops often miss it
+
+
+def test_mask_supervision_teaches_the_dose_head_the_blood_pool():
+    config = CycleGANConfig(**TINY, dose_head=True, fraction=0.5, lambda_gan=0.0, lambda_cycle=0.0,
+                            lambda_paired=0.0, lambda_mask=1.0, learning_rate=2e-3)
+    gan = CycleGAN(config, (32, 32))
+    state, history = train(gan, _toy_pairs(), 40, batch_size=2, paired_fraction=1.0, progress=False)
+    assert history[0]["mask"] > 0.1  # the head starts with sigmoid(−4): the blood pool is missed
+    assert np.mean([h["mask"] for h in history[-5:]]) < 0.3 * history[0]["mask"]
+    with pytest.raises(ValueError, match="dose_head"):
+        CycleGANConfig(lambda_mask=1.0)
 
 
 def test_a_few_training_steps_lower_the_supervised_losses(tmp_path):

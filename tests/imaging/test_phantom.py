@@ -306,3 +306,22 @@ def test_augmentations_keep_the_contrast_identity(real):
     one = an.augment(jax.random.PRNGKey(1), real[0][1], max_shift=0)
     np.testing.assert_allclose(np.sort(np.ravel(one.hu_full)), np.sort(np.ravel(real[0][1].hu_full)))
     assert int(one.aorta.sum()) == int(real[0][1].aorta.sum())
+
+
+def test_enhanced_tissue_distractors_leave_the_iodine_of_the_blood_pool_unchanged(batch):
+    _, _, slices, labels = batch
+    keys = jax.random.split(jax.random.PRNGKey(8), 4)
+    out = jax.jit(jax.vmap(lambda k, s: an.add_enhanced_tissue(k, s, PX, probability=1.0)))(keys, slices)
+    added = np.asarray(out.hu_full - slices.hu_full)
+    np.testing.assert_array_equal(added, np.asarray(out.hu_unenhanced - slices.hu_unenhanced))
+    np.testing.assert_array_equal(np.asarray(out.blood_pool), np.asarray(slices.blood_pool))
+    np.testing.assert_array_equal(np.asarray(out.aorta), np.asarray(slices.aorta))
+    assert np.all(added[np.asarray(slices.blood_pool) > 0] == 0.0)  # never in the blood pool
+    soft = ph.LABEL_NAMES.index("soft_tissue")
+    far_from_soft = np.stack([_uniform_nbhd(lab, 1) for lab in labels]) & ~np.isin(labels, [soft, ph.LABEL_NAMES.index("spinal_canal")])
+    assert np.all(added[far_from_soft] == 0.0)  # not in air, fat, lung, bone (away from partial-volume edges)
+    assert np.all((added >= 0.0) & (added <= 180.0)) and np.all(added.reshape(4, -1).max(1) > 60.0)
+    none = an.add_enhanced_tissue(keys[0], jax.tree_util.tree_map(lambda x: x[0], slices), PX, probability=0.0)
+    np.testing.assert_array_equal(np.asarray(none.hu_full), np.asarray(slices.hu_full[0]))
+    with pytest.raises(ValueError, match="probability"):
+        an.add_enhanced_tissue(keys[0], jax.tree_util.tree_map(lambda x: x[0], slices), PX, probability=1.5)
