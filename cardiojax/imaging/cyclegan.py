@@ -66,6 +66,7 @@ class CycleGANConfig:
     lambda_mask: float = 0.0
     correction_hu: float = 0.0
     lambda_correction: float = 0.0
+    window_levels_hu: tuple[float, ...] = ()
     margin_hu: float = 20.0
     blur_sigma_px: float = 1.5
     pool_size: int = 50
@@ -260,6 +261,8 @@ class CycleGAN:
             gain = 1.0 / c.fraction - 1.0 if which == "a" else c.fraction - 1.0
         return ResnetGenerator(c.ngf, c.n_blocks, residual=c.residual, dose_gain=gain,
                                dose_origin=float(c.normalizer.to_net(c.hu_unenhanced)),
+                               window_levels=tuple(float(c.normalizer.to_net(t)) for t in c.window_levels_hu),
+                               window_width=10.0 / c.normalizer.scale,
                                correction_max=c.correction_hu / c.normalizer.scale if c.correction_hu > 0 else None,
                                rngs=rngs)
 

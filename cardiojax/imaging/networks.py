@@ -12,8 +12,9 @@ The architecture follows the reference implementation (Zhu et al. 2017; junyanz/
   physics-informed head: two output channels (m, r) and ``x + sigmoid(m)·g·(x − x_u) + r`` (with
   ``correction_max`` = c the correction is bounded, ``r = c·tanh(r'/c)``) — the dose model
   HU_full = HU_u + (HU_low − HU_u)/f is exact with mask 1 and g = 1/f − 1 (g = f − 1 degrades), so the
-  network only has to find the blood pool (m) and a small correction (r, e.g. denoising). The study uses it
-  to train in minutes on a CPU.
+  network only has to find the blood pool (m) and a small correction (r, e.g. denoising). The head sees the
+  trunk's features, the input x and soft HU-window indicators ``sigmoid((x − t_k)/w)`` at ``window_levels``
+  t_k (network units). The study uses it to train in minutes on a CPU.
 * `PatchDiscriminator`: conv 4×4 stride 2 (ndf) + LeakyReLU 0.2, then ``n_layers − 1`` more stride-2 convs
   doubling the width (max 8·ndf) with instance norm, a stride-1 conv (8·ndf), and a stride-1 conv to one
   channel: each output pixel sees a 70×70 patch of the input when ``n_layers = 3``.
@@ -213,7 +214,7 @@ class ResnetGenerator(nnx.Module):
 
     def __init__(self, ngf: int = 64, n_blocks: int = 9, *, residual: bool = False, channels: int = 1,
                  dose_gain: float | None = None, dose_origin: float = 0.0, correction_max: float | None = None,
-                 rngs: nnx.Rngs):
+                 window_levels: tuple[float, ...] = (), window_width: float = 0.01, rngs: nnx.Rngs):
         if ngf < 1 or n_blocks < 0:
             raise ValueError(f"ResnetGenerator: ngf = {ngf}, n_blocks = {n_blocks}; expected ngf ≥ 1, n_blocks ≥ 0")
         if dose_gain is not None and channels != 1:
@@ -232,7 +233,11 @@ class ResnetGenerator(nnx.Module):
         self.up2 = UpConv(2 * ngf, ngf, rngs)
         # the dose head also sees the input image at full resolution (a skip connection), so its blood-pool
         # mask can follow vessel edges that the 4×-downsampled trunk cannot resolve
-        head_in = ngf + channels if dose_gain is not None else ngf
+        # ... and soft HU-window indicators of it (`window_levels`, network units): full-resolution intensity
+        # features, so a 7×7 head can pick the band of diluted blood out of soft tissue and bone
+        self.window_levels = tuple(float(t) for t in window_levels) if dose_gain is not None else ()
+        self.window_width = float(window_width)
+        head_in = ngf + channels + len(self.window_levels) if dose_gain is not None else ngf
         self.head = _conv(head_in, 2 if dose_gain is not None else channels, 7, 1, "VALID", rngs)
         if dose_gain is not None:  # start near the identity: mask sigmoid(−4) ≈ 0.02, small correction
             self.head.kernel[...] = 0.1 * self.head.kernel[...]
@@ -254,7 +259,8 @@ class ResnetGenerator(nnx.Module):
         h = jax.nn.relu(instance_norm(self.up1(h)))
         h = jax.nn.relu(instance_norm(self.up2(h)))
         if self.dose_gain is not None:
-            h = jnp.concatenate([h, x], axis=-1)
+            windows = [jax.nn.sigmoid((x - t) / self.window_width) for t in self.window_levels]
+            h = jnp.concatenate([h, x, *windows], axis=-1)
         h = self.head(reflect_pad(h, 3))
         if self.dose_gain is not None:
             mask, correction = h[..., :1], h[..., 1:]

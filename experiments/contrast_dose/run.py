@@ -48,7 +48,7 @@ DATA = ROOT.parent / "shared" / "data"
 FOV_M = 0.36  # field of view, m (128 px → 2.8 mm pixels)
 BASELINE_H = (5.0, 10.0, 20.0, 35.0, 50.0)  # HU: NLM strengths tried for the classical baseline
 
-DEFAULTS = dict(n_train=192, n_test=32, n_real_train=48, n_real_test=16, size=128, crop=64, steps=1400,
+DEFAULTS = dict(n_train=192, n_test=32, n_real_train=48, n_real_test=16, size=128, crop=64, steps=3000,
                 ngf=16, ndf=16, blocks=9, batch=2)
 QUICK = dict(n_train=24, n_test=8, n_real_train=8, n_real_test=4, size=64, crop=48, steps=120,
              ngf=8, ndf=8, blocks=3, batch=1)
@@ -79,6 +79,8 @@ def parse_args(argv=None):
                    help="bound (HU) of the dose head's additive correction (0: unbounded)")
     p.add_argument("--correction-weight", type=float, default=100.0,
                    help="weight of the penalty on the local mean (blurred |r|) of the dose head's correction")
+    p.add_argument("--window-levels", type=float, nargs="*", default=[-100, 0, 50, 100, 150, 200, 300, 500],
+                   help="HU levels of the soft window indicators fed to the dose head (none: no indicators)")
     p.add_argument("--mask-weight", type=float, default=10.0,
                    help="weight of the dose head's blood-pool cross-entropy (0: mask learned from the L1 only)")
     p.add_argument("--pool-crops", type=float, default=0.5,
@@ -162,6 +164,7 @@ def run_fraction(args, f, train_slices, test_slices, geom, key, out: Path):
                             lambda_gan=args.gan_weight, pool_weight=args.pool_weight,
                             lambda_outside=args.physics_weight, lambda_resim=args.physics_weight,
                             lambda_mask=args.mask_weight, correction_hu=args.correction_hu,
+                            window_levels_hu=tuple(args.window_levels),
                             lambda_identity=args.identity_weight, lambda_correction=args.correction_weight,
                             steps_constant=steps_const, steps_decay=args.steps - steps_const, seed=args.seed)
     h, h_scores = tune_baseline_h(train_pairs, f)

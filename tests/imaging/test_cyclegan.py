@@ -117,6 +117,14 @@ def test_dose_head_is_the_dose_model_with_a_bounded_correction():
     np.testing.assert_allclose(out, -0.5 + 5.0 * (x + 0.5) + 0.05, rtol=1e-6, atol=1e-6)
     g.head.bias[...] = jnp.array([30.0, -50.0], g.head.bias.dtype)
     np.testing.assert_allclose(g(x), -0.5 + 5.0 * (x + 0.5) - 0.05, rtol=1e-6, atol=1e-6)
+    # HU-window indicators: extra head inputs; a mask read off the 0.1 window alone is a soft threshold of x
+    gw = ResnetGenerator(4, 1, dose_gain=4.0, window_levels=(-0.2, 0.1), window_width=0.01, rngs=nnx.Rngs(0))
+    assert gw.head.kernel.shape == (7, 7, 4 + 1 + 2, 2)
+    kernel = jnp.zeros_like(gw.head.kernel[...]).at[3, 3, 6, 0].set(40.0)
+    gw.head.kernel[...] = kernel
+    gw.head.bias[...] = jnp.array([-20.0, 0.0], gw.head.bias.dtype)
+    _, logits, _ = gw.dose_parts(x)
+    np.testing.assert_array_equal(np.asarray(logits) > 0, np.asarray(x) > 0.1)
     with pytest.raises(ValueError, match="correction_max"):
         ResnetGenerator(4, 1, dose_gain=4.0, correction_max=0.0, rngs=nnx.Rngs(0))
 

@@ -318,7 +318,8 @@ def test_enhanced_tissue_distractors_leave_the_iodine_of_the_blood_pool_unchange
     np.testing.assert_array_equal(np.asarray(out.aorta), np.asarray(slices.aorta))
     assert np.all(added[np.asarray(slices.blood_pool) > 0] == 0.0)  # never in the blood pool
     soft = ph.LABEL_NAMES.index("soft_tissue")
-    far_from_soft = np.stack([_uniform_nbhd(lab, 1) for lab in labels]) & ~np.isin(labels, [soft, ph.LABEL_NAMES.index("spinal_canal")])
+    uniform = np.stack([_uniform_nbhd(lab, 1) for lab in labels])
+    far_from_soft = uniform & ~np.isin(labels, [soft, ph.LABEL_NAMES.index("spinal_canal")])
     assert np.all(added[far_from_soft] == 0.0)  # not in air, fat, lung, bone (away from partial-volume edges)
     assert np.all((added >= 0.0) & (added <= 180.0)) and np.all(added.reshape(4, -1).max(1) > 60.0)
     none = an.add_enhanced_tissue(keys[0], jax.tree_util.tree_map(lambda x: x[0], slices), PX, probability=0.0)
