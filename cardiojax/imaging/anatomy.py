@@ -307,6 +307,25 @@ def augment_batch(keys: jax.Array, slices: Slice, **kwargs) -> Slice:
 SOFT_TISSUE_WINDOW = (-50.0, 150.0)  # HU: unenhanced soft tissue (not air, lung, fat or bone)
 
 
+def _soft_tissue_blobs(key, s: Slice, pixel_size: float, n: int, semi_axes, probability, round_: bool):
+    """``(allowed, weights)``: the soft-tissue pixels without blood pool (unenhanced HU in `SOFT_TISSUE_WINDOW`)
+    and the anti-aliased weights ``(n, N, N)`` of ``n`` random ellipses (discs if ``round_``) centred on them,
+    each kept with ``probability`` (else all zero)."""
+    if n < 0 or not 0.0 <= probability <= 1.0:
+        raise ValueError(f"n = {n}, probability = {probability}; expected n ≥ 0 and probability in [0, 1]")
+    lo, hi = SOFT_TISSUE_WINDOW
+    allowed = (s.hu_unenhanced > lo) & (s.hu_unenhanced < hi) & (s.blood_pool == 0)
+    grid = pixel_grid(s.hu_full.shape[0], pixel_size, s.hu_full.dtype)
+    k_c, k_ax, k_ang, k_on = jax.random.split(key, 4)
+    idx = jax.random.categorical(k_c, jnp.where(allowed.reshape(-1), 0.0, -jnp.inf), shape=(n,))
+    centres = grid.reshape(-1, 2)[idx]
+    axes = jax.random.uniform(k_ax, (n, 1 if round_ else 2), grid.dtype, *semi_axes) * jnp.ones((n, 2), grid.dtype)
+    angles = jax.random.uniform(k_ang, (n,), grid.dtype, 0.0, jnp.pi)
+    on = jax.random.bernoulli(k_on, probability, (n,)).astype(grid.dtype)
+    weights = jax.vmap(lambda c, a, t: edge_weight(sdf_ellipse(grid, c, a, t), pixel_size))(centres, axes, angles)
+    return allowed & jnp.any(allowed), weights * on[:, None, None]
+
+
 def add_enhanced_tissue(
     key: jax.Array,
     s: Slice,
@@ -327,20 +346,31 @@ def add_enhanced_tissue(
     ``blood_pool`` and ``aorta`` are unchanged bit for bit. Centres are drawn uniformly over those pixels; edges
     are anti-aliased over a pixel (`edge_weight`). ``(N, N)`` fields; vmap over keys for a batch.
     """
-    if n_blobs < 0 or not 0.0 <= probability <= 1.0:
-        raise ValueError(f"add_enhanced_tissue: n_blobs = {n_blobs}, probability = {probability}; expected "
-                         "n_blobs ≥ 0 and probability in [0, 1]")
-    n = s.hu_full.shape[0]
-    lo, hi = SOFT_TISSUE_WINDOW
-    allowed = (s.hu_unenhanced > lo) & (s.hu_unenhanced < hi) & (s.blood_pool == 0)
-    grid = pixel_grid(n, pixel_size, s.hu_full.dtype)
-    k_c, k_ax, k_ang, k_hu, k_on = jax.random.split(key, 5)
-    idx = jax.random.categorical(k_c, jnp.where(allowed.reshape(-1), 0.0, -jnp.inf), shape=(n_blobs,))
-    centres = grid.reshape(-1, 2)[idx]
-    axes = jax.random.uniform(k_ax, (n_blobs, 2), grid.dtype, *semi_axes)
-    angles = jax.random.uniform(k_ang, (n_blobs,), grid.dtype, 0.0, jnp.pi)
-    delta = jax.random.uniform(k_hu, (n_blobs,), grid.dtype, *delta_hu)
-    delta = delta * jax.random.bernoulli(k_on, probability, (n_blobs,))
-    weights = jax.vmap(lambda c, a, t: edge_weight(sdf_ellipse(grid, c, a, t), pixel_size))(centres, axes, angles)
-    added = jnp.where(allowed & jnp.any(allowed), jnp.max(weights * delta[:, None, None], axis=0), 0.0)
+    k_blobs, k_hu = jax.random.split(key)
+    allowed, weights = _soft_tissue_blobs(k_blobs, s, pixel_size, n_blobs, semi_axes, probability, False)
+    delta = jax.random.uniform(k_hu, (n_blobs,), weights.dtype, *delta_hu)
+    added = jnp.where(allowed, jnp.max(weights * delta[:, None, None], axis=0, initial=0.0), 0.0)
     return s._replace(hu_full=s.hu_full + added, hu_unenhanced=s.hu_unenhanced + added)
+
+
+def insert_vessels(
+    key: jax.Array,
+    s: Slice,
+    pixel_size: float,
+    n_vessels: int = 2,
+    radii: tuple[float, float] = (0.004, 0.014),
+    probability: float = 0.5,
+) -> Slice:
+    """Extra blood pool: ``n_vessels`` random discs (radius in ``radii``, m) in soft tissue, each present with
+    ``probability``, enhanced like the slice's blood (``hu_full += E·w``, ``blood_pool += w``).
+
+    The same construction as the aorta inserted in the plain real slice (`PLAIN_CT`): the unenhanced image keeps
+    the real tissue texture (soft tissue is close to unenhanced blood), and the full-dose image gains the
+    slice's enhancement ``E`` = ``enhancement_hu`` times the disc's anti-aliased weight w. Discs are clipped to
+    soft tissue without blood pool (see `add_enhanced_tissue`), so the contrast identity ``hu_full −
+    hu_unenhanced = E · blood_pool`` holds wherever it held before; the ``aorta`` ROI is unchanged. Training on
+    vessels of many sizes in real backgrounds teaches a network to find small round blood pools anywhere.
+    """
+    allowed, weights = _soft_tissue_blobs(key, s, pixel_size, n_vessels, radii, probability, True)
+    w = jnp.where(allowed, jnp.max(weights, axis=0, initial=0.0), 0.0)
+    return s._replace(hu_full=s.hu_full + s.enhancement_hu * w, blood_pool=s.blood_pool + w)

@@ -88,6 +88,9 @@ def parse_args(argv=None):
     p.add_argument("--distractors", type=int, default=3,
                    help="enhanced non-blood organs (each present with probability ½) added to every training slice "
                    "(`anatomy.add_enhanced_tissue`; 0: none)")
+    p.add_argument("--vessels", type=int, default=2,
+                   help="vessels (discs of radius 4–14 mm, each present with probability ½) inserted into every "
+                   "training slice's soft tissue (`anatomy.insert_vessels`; 0: none)")
     p.add_argument("--identity-weight", type=float, default=0.0,
                    help="identity weight (× the cycle weight; reference 0.5). Default 0: with the dose head, "
                    "G_A(full dose) = full dose contradicts the dose model, which enhances any iodine by 1/f")
@@ -131,6 +134,10 @@ def make_slices(args, key):
     if args.distractors:  # enhanced organs that are not blood pool, in the training slices only
         keys = jax.random.split(jax.random.fold_in(key, 7), train.hu_full.shape[0])
         train = jax.jit(jax.vmap(lambda k, s: anatomy.add_enhanced_tissue(k, s, pixel, n_blobs=args.distractors)))(
+            keys, train)
+    if args.vessels:  # extra round blood pools of many sizes, in the training slices only
+        keys = jax.random.split(jax.random.fold_in(key, 8), train.hu_full.shape[0])
+        train = jax.jit(jax.vmap(lambda k, s: anatomy.insert_vessels(k, s, pixel, n_vessels=args.vessels)))(
             keys, train)
     return train, test, ct.parallel_beam(args.size, pixel)
 

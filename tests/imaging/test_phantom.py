@@ -326,3 +326,19 @@ def test_enhanced_tissue_distractors_leave_the_iodine_of_the_blood_pool_unchange
     np.testing.assert_array_equal(np.asarray(none.hu_full), np.asarray(slices.hu_full[0]))
     with pytest.raises(ValueError, match="probability"):
         an.add_enhanced_tissue(keys[0], jax.tree_util.tree_map(lambda x: x[0], slices), PX, probability=1.5)
+
+
+def test_inserted_vessels_are_blood_pool_enhanced_like_the_slice(batch):
+    _, _, slices, _ = batch
+    keys = jax.random.split(jax.random.PRNGKey(9), 4)
+    out = jax.jit(jax.vmap(lambda k, s: an.insert_vessels(k, s, PX, probability=1.0)))(keys, slices)
+    added_pool = np.asarray(out.blood_pool - slices.blood_pool)
+    e = np.asarray(slices.enhancement_hu)[:, None, None]
+    np.testing.assert_allclose(np.asarray(out.hu_full - slices.hu_full), e * added_pool, atol=1e-9)
+    np.testing.assert_array_equal(np.asarray(out.hu_unenhanced), np.asarray(slices.hu_unenhanced))
+    np.testing.assert_array_equal(np.asarray(out.aorta), np.asarray(slices.aorta))
+    assert np.all(added_pool[np.asarray(slices.blood_pool) > 0] == 0.0)  # only where there was no blood pool
+    assert np.all((added_pool >= 0.0) & (np.asarray(out.blood_pool) <= 1.0))
+    # each slice gains vessels of the requested size: 2 discs of radius 4–14 mm cover 0.5–12 cm² (clipped)
+    area = added_pool.reshape(4, -1).sum(1) * PX**2
+    assert np.all(area > 0.2e-4) and np.all(area < 2 * np.pi * 0.014**2 * 1.1)
