@@ -18,8 +18,9 @@ are air (−1000 HU). Seeds and disc centres are (row, column) indices of the pi
 they were placed by inspecting the images.
 
 `augment` / `augment_batch` make many training samples from these few slices (flips, 90° rotations, integer
-shifts with air fill, optional re-drawn enhancement), vectorised over PRNG keys. `add_enhanced_tissue` adds
-enhanced organs that are not blood pool (a domain randomisation for any `Slice`, synthetic or real).
+shifts with air fill, optional re-drawn enhancement), vectorised over PRNG keys. Two domain randomisations work on
+any `Slice`, synthetic or real: `add_enhanced_tissue` adds enhanced organs that are not blood pool,
+`insert_vessels` adds round blood pools (vessels of many sizes) in soft tissue.
 """
 
 from __future__ import annotations
@@ -307,12 +308,13 @@ def augment_batch(keys: jax.Array, slices: Slice, **kwargs) -> Slice:
 SOFT_TISSUE_WINDOW = (-50.0, 150.0)  # HU: unenhanced soft tissue (not air, lung, fat or bone)
 
 
-def _soft_tissue_blobs(key, s: Slice, pixel_size: float, n: int, semi_axes, probability, round_: bool):
+def _soft_tissue_blobs(key, s: Slice, pixel_size: float, n: int, semi_axes, probability, round_: bool, caller: str):
     """``(allowed, weights)``: the soft-tissue pixels without blood pool (unenhanced HU in `SOFT_TISSUE_WINDOW`)
     and the anti-aliased weights ``(n, N, N)`` of ``n`` random ellipses (discs if ``round_``) centred on them,
     each kept with ``probability`` (else all zero)."""
     if n < 0 or not 0.0 <= probability <= 1.0:
-        raise ValueError(f"n = {n}, probability = {probability}; expected n ≥ 0 and probability in [0, 1]")
+        raise ValueError(f"{caller}: count = {n}, probability = {probability}; expected a count ≥ 0 and a "
+                         "probability in [0, 1]")
     lo, hi = SOFT_TISSUE_WINDOW
     allowed = (s.hu_unenhanced > lo) & (s.hu_unenhanced < hi) & (s.blood_pool == 0)
     grid = pixel_grid(s.hu_full.shape[0], pixel_size, s.hu_full.dtype)
@@ -347,7 +349,8 @@ def add_enhanced_tissue(
     are anti-aliased over a pixel (`edge_weight`). ``(N, N)`` fields; vmap over keys for a batch.
     """
     k_blobs, k_hu = jax.random.split(key)
-    allowed, weights = _soft_tissue_blobs(k_blobs, s, pixel_size, n_blobs, semi_axes, probability, False)
+    allowed, weights = _soft_tissue_blobs(k_blobs, s, pixel_size, n_blobs, semi_axes, probability, False,
+                                          "add_enhanced_tissue")
     delta = jax.random.uniform(k_hu, (n_blobs,), weights.dtype, *delta_hu)
     added = jnp.where(allowed, jnp.max(weights * delta[:, None, None], axis=0, initial=0.0), 0.0)
     return s._replace(hu_full=s.hu_full + added, hu_unenhanced=s.hu_unenhanced + added)
@@ -371,6 +374,6 @@ def insert_vessels(
     hu_unenhanced = E · blood_pool`` holds wherever it held before; the ``aorta`` ROI is unchanged. Training on
     vessels of many sizes in real backgrounds teaches a network to find small round blood pools anywhere.
     """
-    allowed, weights = _soft_tissue_blobs(key, s, pixel_size, n_vessels, radii, probability, True)
+    allowed, weights = _soft_tissue_blobs(key, s, pixel_size, n_vessels, radii, probability, True, "insert_vessels")
     w = jnp.where(allowed, jnp.max(weights, axis=0, initial=0.0), 0.0)
     return s._replace(hu_full=s.hu_full + s.enhancement_hu * w, blood_pool=s.blood_pool + w)

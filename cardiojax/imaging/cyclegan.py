@@ -90,9 +90,10 @@ class CycleGANConfig:
                      "lambda_mask", "correction_hu", "lambda_correction", "pool_weight", "margin_hu", "blur_sigma_px"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"CycleGANConfig.{name} = {getattr(self, name)}; expected a number ≥ 0")
-        if self.lambda_mask > 0 and not self.dose_head:
-            raise ValueError(f"CycleGANConfig.lambda_mask = {self.lambda_mask} needs dose_head = True (the mask "
-                             "it supervises is the dose head's)")
+        for name in ("lambda_mask", "lambda_correction", "correction_hu"):
+            if getattr(self, name) > 0 and not self.dose_head:
+                raise ValueError(f"CycleGANConfig.{name} = {getattr(self, name)} needs dose_head = True (it acts "
+                                 "on the dose head's mask or correction)")
         if not 0 < self.fraction <= 1:
             raise ValueError(f"CycleGANConfig.fraction = {self.fraction}; expected a dose fraction in (0, 1]")
         if not self.learning_rate > 0 or not 0 <= self.beta1 < 1:
@@ -314,7 +315,7 @@ class CycleGAN:
         if c.lambda_resim > 0:
             parts["resim"] = c.lambda_resim * resimulation_loss(
                 fake_b, a, batch["blood_pool"], batch["fraction"], norm, c.hu_unenhanced, c.blur_sigma_px)
-        if c.lambda_correction > 0 and corr_a is not None:
+        if c.lambda_correction > 0:
             parts["correction"] = c.lambda_correction * jnp.mean(jnp.abs(gaussian_blur(corr_a[:n], c.blur_sigma_px)))
         if c.lambda_mask > 0:
             parts["mask"] = c.lambda_mask * jnp.mean(  # blood-pool pixels weighted like the paired L1's

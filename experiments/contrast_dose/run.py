@@ -2,11 +2,11 @@
 
 For each iodine dose fraction f (default 0.5 and 0.2): simulate scan pairs (`cardiojax.imaging.pairs`) of
 synthetic aortic CTA slices and of real slices (`../shared/data/images/`, augmented; one real slice held out,
-``--real-test``), with enhanced non-blood organs added to the training slices (``--distractors``); train a
-CycleGAN with the physics-informed dose head (supervised blood-pool mask, bounded correction) on paired +
-unpaired crops, half of them centred on the blood pool, with the physics-consistency terms; compare on
-held-out slices against the
-noise-free full-dose reference: the low-dose input, the classical baseline (linear HU rescaling of the
+``--real-test``), with enhanced non-blood organs (``--distractors``) and extra vessels (``--vessels``) added to
+the training slices; train a CycleGAN with the physics-informed dose head (supervised blood-pool mask, HU-window
+inputs, a penalty on the local mean of its correction) on paired + unpaired crops, half of them centred on the
+blood pool, with the physics-consistency terms; compare on held-out slices against the noise-free full-dose
+reference: the low-dose input, the classical baseline (linear HU rescaling of the
 enhanced region + non-local means) and the CycleGAN. Writes ``results.json``, ``comparison_f*.png``,
 ``losses.png`` and the generator checkpoints to ``--output``; prints a table and, last, one JSON line.
 
