@@ -9,6 +9,7 @@ periodic) or the pure functions `run_cycle` / `run_cycles` (for `jit`,
 """
 
 from cardiojax.oned.from_tree import tree_model, tree_spec
+from cardiojax.oned.junctions import junction_conditions
 from cardiojax.oned.model import (
     BLOCK_OUTLETS,
     OUTLET_KINDS,
@@ -19,6 +20,7 @@ from cardiojax.oned.model import (
     OutletSpec,
     VesselSpec,
     build_model,
+    friction_coefficient,
     stenosis_loss,
 )
 from cardiojax.oned.scheme import LIMITERS, interior_update
@@ -37,13 +39,19 @@ from cardiojax.oned.simulate import (
     simulate,
     step,
 )
-from cardiojax.oned.steady import discrete_steady_state, lumped_network, steady_initial_state, steady_state
+from cardiojax.oned.steady import (
+    discrete_steady_state,
+    lumped_network,
+    steady_initial_state,
+    steady_state,
+)
 from cardiojax.oned.tube_laws import BETA, OLUFSEN, TubeLaw, tube_law
 
 __all__ = [
     "discrete_steady_state",
     "BLOCK_OUTLETS", "OUTLET_KINDS", "InletSpec", "JunctionSpec", "NetworkSpec", "OneDModel", "OutletSpec",
-    "VesselSpec", "build_model", "stenosis_loss", "LIMITERS", "interior_update", "CFL", "Cycle", "Result",
+    "VesselSpec", "build_model", "friction_coefficient", "junction_conditions",
+    "stenosis_loss", "LIMITERS", "interior_update", "CFL", "Cycle", "Result",
     "State", "Stepping", "check_cfl", "choose_substeps", "cycle_change", "initial_state", "run_cycle",
     "run_cycles", "simulate", "step", "lumped_network", "steady_initial_state", "steady_state", "BETA",
     "OLUFSEN", "TubeLaw", "tube_law", "tree_model", "tree_spec",

@@ -33,14 +33,29 @@ def junction_state(x, w, sign, a0, k, p_ref, law, rho):
     return a, u, u * a
 
 
+def junction_conditions(area, velocity, pressure, sign, rho, total=True, mask=None, r=0.0, s=0.0):
+    """The two junction conditions on the ends' states (arrays over the d ends, axis −1), SI units.
+
+    Returns ``(mass, pressure_jump)``: ``mass = Σ s_k·A_k·u_k`` (m³/s; ``s_k`` = +1 at a vessel outlet,
+    −1 at a vessel inlet; ends with ``mask`` False are left out) and, for k ≥ 1,
+    ``P_0 + χρu_0²/2 − (P_k + χρu_k²/2) − R_k·Q_k − S_k·Q_k|Q_k|`` (Pa) with χ = 1 if ``total`` (total-pressure
+    continuity) else 0. Both vanish at a junction that conserves mass and (total) pressure. Shared by the solver's
+    Newton solve (`junction_residual`) and the PINN interface residuals (`cardiojax.physics.junction_residuals`).
+    """
+    q = area * velocity
+    mask = jnp.ones_like(q, dtype=bool) if mask is None else mask
+    mass = jnp.sum(jnp.where(mask, sign * q, 0.0), axis=-1)
+    head = pressure + jnp.where(total, 0.5 * rho * velocity * velocity, 0.0)
+    loss = r * q + s * q * jnp.abs(q)
+    jump = head[..., :1] - head[..., 1:] - (loss * jnp.ones_like(q))[..., 1:]
+    return mass, jump
+
+
 def junction_residual(x, w, sign, mask, a0, k, p_ref, r, s, total, law, rho):
     """Mass and pressure residuals (dimensionless) of one junction; padded ends give ``x − 1``."""
     a, u, q = junction_state(x, w, sign, a0, k, p_ref, law, rho)
-    p = law.pressure(a, a0, k, p_ref) + jnp.where(total, 0.5 * rho * u * u, 0.0)
-    mass = jnp.sum(jnp.where(mask, sign * q, 0.0)) / (a0[0] * jnp.sqrt(k[0] / rho))
-    loss = r * q + s * q * jnp.abs(q)
-    press = (p[0] - p[1:] - loss[1:]) / (k[1:] + k[0])
-    res = jnp.concatenate([mass[None], press])
+    mass, jump = junction_conditions(a, u, law.pressure(a, a0, k, p_ref), sign, rho, total, mask, r, s)
+    res = jnp.concatenate([(mass / (a0[0] * jnp.sqrt(k[0] / rho)))[None], jump / (k[1:] + k[0])])
     return jnp.where(mask, res, x - 1.0)
 
 

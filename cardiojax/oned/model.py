@@ -337,6 +337,15 @@ def _check_spec(spec: NetworkSpec) -> None:
                                  f"(no junction, inlet or outlet)")
 
 
+def friction_coefficient(viscosity, density, profile=9.0):
+    """The friction coefficient f = 2(γ+2)πμ/ρ (m²/s) of the momentum source −f·Q/A.
+
+    ``viscosity`` μ in Pa·s, ``density`` ρ in kg/m³, ``profile`` the velocity-profile exponent γ (9 in openBF,
+    2 for Poiseuille flow, where f = 8πμ/ρ). Shared by the solver and the PINN residuals (`cardiojax.physics`).
+    """
+    return 2.0 * (profile + 2.0) * np.pi * viscosity / density
+
+
 def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_junctions: int | None = None,
                 degree: int | None = None, pad_outlets: dict[str, int] | None = None,
                 pad_cells: int | None = None, dtype=None) -> OneDModel:
@@ -443,7 +452,7 @@ def build_model(spec: NetworkSpec, *, pad_vessels: int | None = None, pad_juncti
             cell[i], mask[i] = last[o.vessel], True
         blocks[kind] = OutletGroup(jnp.asarray(cell), params, jnp.asarray(mask))
     blood = Blood(jnp.asarray(spec.blood.density, dtype), jnp.asarray(spec.blood.viscosity, dtype))
-    friction = 2.0 * (spec.profile + 2.0) * np.pi * float(spec.blood.viscosity) / float(spec.blood.density)
+    friction = friction_coefficient(float(spec.blood.viscosity), float(spec.blood.density), spec.profile)
     names = tuple(v.name for v in spec.vessels) + tuple(f"_pad{i}" for i in range(n_pad_v - nv))
     f = lambda x: jnp.asarray(x, dtype)  # noqa: E731
     return OneDModel(
