@@ -19,6 +19,7 @@ from cardiojax.physics.network_pinn import (
     LossWeights,
     Measurement,
     NetworkPINN,
+    OutletResistance,
     PINNProblem,
     PINNVessel,
     StackedMLP,
@@ -38,6 +39,7 @@ from cardiojax.physics.oned import (
 from cardiojax.physics.training import (
     Fitted,
     PINNConfig,
+    fitted_resistance,
     fitted_stiffness,
     load_pinn,
     plot_history,
@@ -48,7 +50,7 @@ from cardiojax.physics.training import (
 
 __all__ = [
     "NSResidual", "ns_residuals", "JunctionResidual", "junction_residuals", "LossParts", "LossWeights",
-    "Measurement", "NetworkPINN",
+    "Measurement", "NetworkPINN", "OutletResistance", "fitted_resistance",
     "PINNProblem", "PINNVessel", "StackedMLP", "compile_problem", "loss_parts", "sample_residual_points",
     "total_loss", "FieldJet", "OneDResidual", "field_jet", "k_from_beta", "oned_residuals", "residuals_from_jet",
     "Fitted", "PINNConfig", "fitted_stiffness", "load_pinn", "plot_history", "predict", "save_pinn", "train_pinn",

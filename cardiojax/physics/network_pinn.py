@@ -5,22 +5,26 @@ segment ``[x_lo, x_hi]`` of a common axial coordinate (m); the loss is a weighte
 
 * data:      ``Σ_v mean_i ((A − A_m)/σ_A,v)²`` and ``Σ_v mean_i ((u − u_m)/σ_u,v)²`` over the measurements;
 * residual:  the mass, momentum and tube-law residuals of `cardiojax.physics.oned` at random points;
-* interface: the junction residuals of `cardiojax.physics.junctions` at the junction ends.
+* interface: the junction residuals of `cardiojax.physics.junctions` at the junction ends;
+* outlet (optional): ``p − p_venous − R·A·u`` at resistance outlets (`OutletResistance`), divided by P.
 
-**Non-dimensionalisation.** Inputs are mapped to [−1, 1] per vessel: ``ξ = 2(x − x_lo)/(x_hi − x_lo) − 1``,
-``τ = 2(t − t_lo)/(t_hi − t_lo) − 1``. The three outputs o give ``A = A0_v·exp(s_v·o₀)`` (A0_v the vessel's mean
-reference area, s_v = σ_A,v/A0_v the relative spread of its measured areas, so that o₀ = O(1) spans the measured
-range; A stays positive), ``u = U·o₁`` and ``p = p_offset + P·o₂``. The scales come from the data unless
-given: U = the largest measured |u| (m/s), P = the largest tube-law pressure change of a measured area (Pa),
+**Non-dimensionalisation.** Inputs are ``ξ = (x − x_mid,v)/S`` (x_mid,v the vessel's midpoint, S half the longest
+vessel: one length unit for all vessels, the longest spans [−1, 1]) and ``τ = 2(t − t_lo)/(t_hi − t_lo) − 1``. The
+three outputs o give ``A = A0_v·exp(s_v·o₀)`` (A0_v the vessel's mean reference area, s_v = σ_A,v/A0_v the relative
+spread of its measured areas, so that o₀ = O(1) spans the measured range; A stays positive), ``u = U·o₁`` and ``p =
+p_offset + P·o₂``. The scales come from the data unless given: U = the largest measured |u| (m/s), P = the largest
+tube-law pressure change of a measured area (Pa),
 p_offset = the mean external pressure. Data errors are divided by the spread of each vessel's measurements
 (σ_A,v: the standard deviation of its measured areas, σ_u,v of its velocities; vessels measured only at rest use
-the others' relative spread), so the data terms weigh the measured waveforms, whatever their units. Each residual is
-divided by the root-mean-square size of its own terms (mass: ∂A/∂t, A·∂u/∂x, u·∂A/∂x; momentum: ∂u/∂t, u·∂u/∂x,
-∂p/∂x/ρ, f·u/A; held constant for the gradient, and at least the size the measured spread σ_A or σ_u would have
-if it varied once over the time window), i.e. it is a relative residual, independent of units and of the
-vessel's size; the tube-law residual is divided by P, the junction mass by A0·U and the pressure jump by P.
+the others' relative spread), so the data terms weigh the measured waveforms, whatever their units. The mass and
+momentum residuals of vessel v are divided by σ_A,v·ω and σ_u,v·ω, the size of ∂A/∂t and ∂u/∂t of its measured
+signals, with ω the measured signals' characteristic rate (`signal_rate`); the tube-law residual by P, the junction
+mass by A0·U and the pressure jump by P.
 With ``hard_tube_law`` the pressure is the tube law of the predicted area, p = p_ext + β(√A − √A0) (the third
 output is unused and the tube-law residual vanishes).
+
+Inverse use: the wall stiffness of each vessel and the resistance of each resistance outlet can be trainable
+variables (``fit_stiffness``: β = β_prior·e^θ_v; ``fit_resistance``: R = R_prior·e^φ_o), trained with the networks.
 """
 
 from __future__ import annotations
@@ -70,18 +74,24 @@ class StackedMLP(nnx.Module):
                 h = jnp.tanh(h)
         return h
 
-    def jet(self, z):
-        """Output and its derivatives along every input dimension: ``(y, [∂y/∂z_j for j])``, each (V, N, n_out).
+    def jet(self, z, tangents=None):
+        """Output and its directional derivatives: ``(y, [dy·t_j for each tangent])``, each (V, N, n_out).
 
-        Forward mode written out: the tangents ride along the primal rows of one matrix product per layer
-        (faster here than `jax.jvp`, whose batched tangents XLA compiles to separate products); equal to
-        `jax.jvp` to round-off (tested).
+        ``tangents``: input tangents, each (V, N, n_in) (default: the unit vector of every input dimension, i.e.
+        the partial derivatives). Forward mode written out: the tangents ride along the primal rows of one matrix
+        product per layer (faster here than `jax.jvp`, whose batched tangents XLA compiles to separate
+        products); equal to `jax.jvp` to round-off (tested).
         """
-        n, k = z.shape[1], z.shape[2]
+        n = z.shape[1]
         w0, b0 = self.weights[0][...], self.biases[0][...]
         h = jnp.tanh(jnp.einsum("vni,vio->vno", z, w0) + b0)
         slope = 1.0 - h * h
-        rows = jnp.concatenate([h] + [slope * w0[:, j][:, None, :] for j in range(k)], axis=1)
+        if tangents is None:
+            first = [w0[:, j][:, None, :] for j in range(z.shape[2])]
+        else:
+            first = [jnp.einsum("vni,vio->vno", dz, w0) for dz in tangents]
+        k = len(first)
+        rows = jnp.concatenate([h] + [slope * d for d in first], axis=1)
         for w, b in zip(self.weights[1:-1], self.biases[1:-1]):
             zz = jnp.einsum("vni,vio->vno", rows, w[...])
             h = jnp.tanh(zz[:, :n] + b[...])
@@ -128,6 +138,18 @@ class Measurement:
 
 
 @dataclasses.dataclass
+class OutletResistance:
+    """A resistance outlet at the end (x_hi) of ``vessel``: ``p − p_venous = R·Q`` with Q = A·u (Pa, Pa·s/m³).
+
+    ``resistance`` is the value used, or the prior of a fitted one (``PINNConfig(fit_resistance=True)``).
+    """
+
+    vessel: int
+    resistance: float
+    p_venous: float = 0.0
+
+
+@dataclasses.dataclass
 class PINNProblem:
     """A vessel network, its junctions and its measurements.
 
@@ -136,6 +158,7 @@ class PINNProblem:
       junctions: each a list of ``(vessel, "out" | "in")`` ends; the first end is the parent's outlet.
       measurements: `Measurement` list (several per vessel allowed).
       t_lo, t_hi: the time window, s.
+      outlets: optional `OutletResistance` conditions (none in the published cases).
       rho: blood density, kg/m³.
       friction: f = 2(γ+2)πμ/ρ, m²/s (0 as Kissas et al.).
       velocity_scale: U, m/s (None: the largest measured |u|).
@@ -151,6 +174,7 @@ class PINNProblem:
     friction: float = 0.0
     velocity_scale: float | None = None
     pressure_scale: float | None = None
+    outlets: list[OutletResistance] = dataclasses.field(default_factory=list)
 
     def validate(self) -> None:
         """``ValueError`` naming the offending field for inconsistent input."""
@@ -177,6 +201,10 @@ class PINNProblem:
         for j, ends in enumerate(self.junctions):
             if len(ends) < 2 or any(not (0 <= i < nv) or side not in ("in", "out") for i, side in ends):
                 raise ValueError(f"junctions[{j}] = {ends!r}; expected ≥ 2 (vessel index < {nv}, 'in'|'out') ends")
+        for i, o in enumerate(self.outlets):
+            if not (0 <= o.vessel < nv) or not o.resistance > 0 or not np.isfinite(o.p_venous):
+                raise ValueError(f"outlets[{i}] = {o!r}; expected a vessel index < {nv}, a positive resistance "
+                                 "(Pa·s/m³) and a finite venous pressure (Pa)")
         if not self.measurements:
             raise ValueError("measurements is empty; a PINN needs at least one measured signal")
         for i, m in enumerate(self.measurements):
@@ -228,8 +256,12 @@ class Arrays(NamedTuple):
     a_ref: jax.Array      # (V,): the vessel's mean reference area (m²), the area output's scale
     sigma_a: jax.Array    # (V,): spread of the vessel's measured areas (m²)
     sigma_u: jax.Array    # (V,): spread of the vessel's measured velocities (m/s)
+    rate: jax.Array       # (): the measured signals' characteristic rate ω (1/s), see `signal_rate`
     j_rows: jax.Array     # (J, D, N) int: flat row index (v·R + r) of every junction end and time
     j_sign: jax.Array     # (J, D): +1 a vessel outlet, −1 an inlet, 0 padding
+    o_rows: jax.Array     # (O, N) int: flat row index of every resistance outlet and time
+    o_resistance: jax.Array  # (O,): the outlets' resistance (prior), Pa·s/m³
+    o_venous: jax.Array   # (O,): the outlets' venous pressure, Pa
     t_lo: jax.Array
     t_hi: jax.Array
 
@@ -244,6 +276,28 @@ class Scales(NamedTuple):
     area: float
 
 
+def signal_rate(problem: PINNProblem) -> float:
+    """The measured signals' characteristic rate ω (1/s): the largest ``rms(dq/dt)/std(q)`` over the measured time
+    series (measurements at one position; q = area and velocity), or 2/(t_hi − t_lo) if there are none.
+
+    The residuals are divided by σ·ω, the size of ∂A/∂t and ∂u/∂t of a signal with the measured spread σ that
+    changes at this rate (for a sinusoid of angular frequency ω exactly that).
+    """
+    rates = []
+    for m in problem.measurements:
+        x, t = np.asarray(m.x, float), np.asarray(m.t, float)
+        if t.size < 3 or np.ptp(x) > 0 or np.ptp(t) == 0:
+            continue
+        order = np.argsort(t)
+        dt = np.diff(t[order])
+        keep = dt > 0
+        for q in (np.asarray(m.area, float)[order], np.asarray(m.velocity, float)[order]):
+            sd = np.std(q)
+            if sd > 0:
+                rates.append(np.sqrt(np.mean((np.diff(q)[keep] / dt[keep]) ** 2)) / sd)
+    return float(max(rates)) if rates else 2.0 / (problem.t_hi - problem.t_lo)
+
+
 def compile_problem(problem: PINNProblem, n_interface: int = 1024, dtype=jnp.float32) -> tuple[Arrays, Scales]:
     """Validate ``problem`` and lay it out as `Arrays` (junctions checked at ``n_interface`` times per step)
     plus its `Scales`."""
@@ -253,7 +307,8 @@ def compile_problem(problem: PINNProblem, n_interface: int = 1024, dtype=jnp.flo
     nv, n = len(problem.vessels), int(n_interface)
     per = [[m for m in problem.measurements if m.vessel == v] for v in range(nv)]
     ends = [[(j, d, side) for j, e in enumerate(problem.junctions) for d, (vv, side) in enumerate(e) if vv == v]
-            for v in range(nv)]
+            + [(-1 - o, 0, "out") for o, out in enumerate(problem.outlets) if out.vessel == v] for v in range(nv)]
+    o_rows = np.zeros((len(problem.outlets), n), int)
     counts = [sum(len(np.asarray(m.t)) for m in ms) for ms in per]
     n_rows = max(c + len(e) * n for c, e in zip(counts, ends))
     r_x, r_t = np.zeros((nv, n_rows)), np.zeros((nv, n_rows))
@@ -275,6 +330,9 @@ def compile_problem(problem: PINNProblem, n_interface: int = 1024, dtype=jnp.flo
             lo = c + e * n
             r_x[v, lo:lo + n] = vessel.x_hi if side == "out" else vessel.x_lo
             r_time[v, lo:lo + n] = np.arange(n)
+            if j < 0:  # a resistance outlet
+                o_rows[-1 - j] = v * n_rows + lo + np.arange(n)
+                continue
             j_rows[j, d] = v * n_rows + lo + np.arange(n)
             j_sign[j, d] = 1.0 if side == "out" else -1.0
     for j, e in enumerate(problem.junctions):  # padded ends repeat the first end (sign 0: no residual)
@@ -301,8 +359,10 @@ def compile_problem(problem: PINNProblem, n_interface: int = 1024, dtype=jnp.flo
         x_lo=f([v.x_lo for v in problem.vessels]), x_hi=f([v.x_hi for v in problem.vessels]), a0_ends=f(a0),
         beta_ends=f([_ends(v, "beta") for v in problem.vessels]), p_ext=f([v.p_ext for v in problem.vessels]),
         r_x=f(r_x), r_t=f(r_t), r_time=jnp.asarray(r_time), m_area=f(m_area), m_velocity=f(m_vel),
-        m_weight=f(m_w), a_ref=f(a_ref), sigma_a=f(sigma_a), sigma_u=f(sigma_u),
-        j_rows=jnp.asarray(j_rows), j_sign=f(j_sign), t_lo=f(problem.t_lo),
+        m_weight=f(m_w), a_ref=f(a_ref), sigma_a=f(sigma_a), sigma_u=f(sigma_u), rate=f(signal_rate(problem)),
+        j_rows=jnp.asarray(j_rows), j_sign=f(j_sign), o_rows=jnp.asarray(o_rows),
+        o_resistance=f([o.resistance for o in problem.outlets]), o_venous=f([o.p_venous for o in problem.outlets]),
+        t_lo=f(problem.t_lo),
         t_hi=f(problem.t_hi))
     u_max = max(float(np.max(np.abs(m_vel[m_w > 0]))), 1e-6)
     u = float(problem.velocity_scale) if problem.velocity_scale is not None else u_max
@@ -324,22 +384,51 @@ class NetworkPINN(nnx.Module):
       n_vessels: V.
       depth, width: hidden layers and units per layer (Kissas et al.: 7 × 100 on the Y-bifurcation).
       fit_stiffness: make θ_v in K = K_prior·e^θ_v trainable (starts at 0).
+      n_outlets, fit_resistance: the number of resistance outlets, and whether R = R_prior·e^φ_o is trained.
     """
 
     def __init__(self, n_vessels: int, *, depth: int = 7, width: int = 100, fit_stiffness: bool = False,
-                 hard_tube_law: bool = False, seed: int = 0):
-        self.net = StackedMLP(n_vessels, (2,) + (width,) * depth + (3,), rngs=nnx.Rngs(seed))
+                 hard_tube_law: bool = False, time_harmonics: int = 0, n_outlets: int = 0,
+                 fit_resistance: bool = False, seed: int = 0):
+        self.time_harmonics = int(time_harmonics)
+        n_in = 2 + 2 * self.time_harmonics
+        self.net = StackedMLP(n_vessels, (n_in,) + (width,) * depth + (3,), rngs=nnx.Rngs(seed))
         self.hard_tube_law = hard_tube_law
         self.fit_stiffness = fit_stiffness
         log_k = jnp.zeros((n_vessels,), jnp.float32)
         self.log_stiffness = nnx.Param(log_k) if fit_stiffness else nnx.Variable(log_k)
+        log_r = jnp.zeros((max(n_outlets, 1),), jnp.float32)  # one unused slot without outlets (orbax: no 0-size)
+        self.log_resistance = nnx.Param(log_r) if fit_resistance else nnx.Variable(log_r)
+
+    @staticmethod
+    def inputs(arrays: Arrays, x, t):
+        """Network inputs ``ξ, τ`` of points ``x, t`` (V, N) and the constants dξ/dx (1/m), dτ/dt (1/s).
+
+        ``ξ = (x − x_mid,v)/S`` with one length S for all vessels (half the longest vessel), so a short vessel
+        spans a short stretch of ξ and the networks see lengths in one unit; ``τ`` maps the time window to [−1, 1].
+        """
+        half = 0.5 * jnp.max(arrays.x_hi - arrays.x_lo)
+        mid = 0.5 * (arrays.x_lo + arrays.x_hi)[:, None]
+        dtau_dt = 2.0 / (arrays.t_hi - arrays.t_lo)
+        return (x - mid) / half, (t - arrays.t_lo) * dtau_dt - 1.0, 1.0 / half, dtau_dt
+
+    def features(self, xi, tau):
+        """Network input ``[ξ, τ, sin(kπτ), cos(kπτ) for k = 1..K]`` (V, N, 2 + 2K) and its τ-derivative.
+
+        The K time harmonics (``time_harmonics``; period = the time window) let the networks represent several
+        heartbeats without the spectral bias of a tanh network in τ alone.
+        """
+        k = jnp.arange(1, self.time_harmonics + 1, dtype=tau.dtype) * jnp.pi
+        arg = tau[..., None] * k
+        z = jnp.concatenate([xi[..., None], tau[..., None], jnp.sin(arg), jnp.cos(arg)], axis=-1)
+        dz = jnp.concatenate([jnp.zeros_like(xi)[..., None], jnp.ones_like(tau)[..., None], k * jnp.cos(arg),
+                              -k * jnp.sin(arg)], axis=-1)
+        return z, dz
 
     def fields(self, arrays: Arrays, scales: Scales, x, t):
         """``(A, u, p)`` (m², m/s, Pa) of every vessel at points ``x, t`` of shape (V, N) (m, s)."""
-        span = (arrays.x_hi - arrays.x_lo)[:, None]
-        xi = 2.0 * (x - arrays.x_lo[:, None]) / span - 1.0
-        tau = 2.0 * (t - arrays.t_lo) / (arrays.t_hi - arrays.t_lo) - 1.0
-        out = self.net(jnp.stack([xi, tau], axis=-1))
+        xi, tau, _, _ = self.inputs(arrays, x, t)
+        out = self.net(self.features(xi, tau)[0])
         area = arrays.a_ref[:, None] * jnp.exp(self.area_gain(arrays) * out[..., 0])
         if self.hard_tube_law:
             return area, scales.velocity * out[..., 1], self.law_pressure(arrays, area, x)
@@ -357,10 +446,10 @@ class NetworkPINN(nnx.Module):
 
     def fields_jet(self, arrays: Arrays, scales: Scales, x, t) -> FieldJet:
         """`FieldJet` (values, ∂/∂x, ∂/∂t of A, u, p; SI) of every vessel at ``x, t`` (V, N) (m, s)."""
-        span = (arrays.x_hi - arrays.x_lo)[:, None]
-        xi = 2.0 * (x - arrays.x_lo[:, None]) / span - 1.0
-        tau = 2.0 * (t - arrays.t_lo) / (arrays.t_hi - arrays.t_lo) - 1.0
-        out, (d_xi, d_tau) = self.net.jet(jnp.stack([xi, tau], axis=-1))
+        xi, tau, dxi_dx, dtau_dt = self.inputs(arrays, x, t)
+        z, dz_dtau = self.features(xi, tau)
+        dz_dxi = jnp.zeros_like(z).at[..., 0].set(1.0)
+        out, (d_xi, d_tau) = self.net.jet(z, [dz_dxi, dz_dtau])
         area = arrays.a_ref[:, None] * jnp.exp(self.area_gain(arrays) * out[..., 0])
         value = (area, scales.velocity * out[..., 1], scales.p_offset + scales.pressure * out[..., 2])
         out_scale = (area * self.area_gain(arrays), scales.velocity, scales.pressure)
@@ -368,7 +457,7 @@ class NetworkPINN(nnx.Module):
         def chain(d, in_scale):
             return tuple(out_scale[i] * d[..., i] * in_scale for i in range(3))
 
-        dx, dt = chain(d_xi, 2.0 / span), chain(d_tau, 2.0 / (arrays.t_hi - arrays.t_lo))
+        dx, dt = chain(d_xi, dxi_dx), chain(d_tau, dtau_dt)
         if self.hard_tube_law:  # p = P_law(A(x, t), x): chain rule through the law (taper included)
             law = lambda a, xx: self.law_pressure(arrays, a, xx)  # noqa: E731
             p, p_x = jax.jvp(law, (area, x), (dx[0], jnp.ones_like(x)))
@@ -394,15 +483,19 @@ class LossParts(NamedTuple):
     momentum: jax.Array
     tube_law: jax.Array
     interface: jax.Array
+    outlet: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
 class LossWeights:
-    """Weights of the data, residual and interface terms (1, 1, 1 in Kissas et al.)."""
+    """Weights of the loss terms: measured data, the mass and momentum residuals, the tube-law residual and the
+    junction (interface) residuals, in the dimensionless units of the module docstring."""
 
     data: float = 1.0
     residual: float = 1.0
     interface: float = 1.0
+    tube_law: float = 1.0
+    outlet: float = 1.0
 
 
 def loss_parts(model: NetworkPINN, arrays: Arrays, scales: Scales, x_f, t_f, rho, friction) -> LossParts:
@@ -416,17 +509,8 @@ def loss_parts(model: NetworkPINN, arrays: Arrays, scales: Scales, x_f, t_f, rho
     jet = model.fields_jet(arrays, scales, x_f, t_f)
     res = residuals_from_jet(jet, x_f, a0=a0, k=k, rho=rho, p_ref=arrays.p_ext[:, None], friction=friction,
                              law="beta")
-    (a, u, _), (a_x, u_x, p_x), (a_t, u_t, _) = jet
-
-    rate = 2.0 / (arrays.t_hi - arrays.t_lo)
-
-    def size(floor, *terms):  # per vessel: RMS size of the equation's terms (≥ floor), constant for the gradient
-        ms = sum(jnp.mean(jnp.square(term), axis=1, keepdims=True) for term in terms)
-        return jax.lax.stop_gradient(jnp.maximum(jnp.sqrt(ms), floor))
-
-    mass = jnp.mean(jnp.square(res.mass / size(arrays.sigma_a[:, None] * rate, a_t, a * u_x, u * a_x)))
-    momentum = jnp.mean(jnp.square(res.momentum / size(arrays.sigma_u[:, None] * rate, u_t, u * u_x, p_x / rho,
-                                                       friction * u / a)))
+    mass = jnp.mean(jnp.square(res.mass / (arrays.sigma_a[:, None] * arrays.rate)))
+    momentum = jnp.mean(jnp.square(res.momentum / (arrays.sigma_u[:, None] * arrays.rate)))
     law = jnp.mean(jnp.square(res.tube_law / scales.pressure))
 
     # measurements and junction ends in one forward pass
@@ -443,14 +527,21 @@ def loss_parts(model: NetworkPINN, arrays: Arrays, scales: Scales, x_f, t_f, rho
         ends(a_all), ends(u_all), ends(p_all), arrays.j_sign)
     interface = (jnp.sum(jnp.mean(jnp.square(jr.mass / (scales.area * scales.velocity)), axis=1))
                  + jnp.sum(jnp.mean(jnp.square(jr.pressure / scales.pressure), axis=1)))
-    return LossParts(area, velocity, mass, momentum, law, interface)
+    # resistance outlets: p − p_venous − R·A·u
+    n_out = arrays.o_resistance.shape[0]
+    resistance = arrays.o_resistance * jnp.exp(model.log_resistance[...][:n_out])
+    a_o, u_o, p_o = (q.reshape(-1)[arrays.o_rows] for q in (a_all, u_all, p_all))
+    r_out = p_o - arrays.o_venous[:, None] - resistance[:, None] * a_o * u_o
+    outlet = jnp.sum(jnp.mean(jnp.square(r_out / scales.pressure), axis=1))
+    return LossParts(area, velocity, mass, momentum, law, interface, outlet)
 
 
 def total_loss(parts: LossParts, weights: LossWeights):
-    """``w_data·(area + velocity) + w_res·(mass + momentum + tube_law) + w_int·interface``."""
-    return (weights.data * (parts.area + parts.velocity)
-            + weights.residual * (parts.mass + parts.momentum + parts.tube_law)
-            + weights.interface * parts.interface)
+    """``w_data·(area + velocity) + w_res·(mass + momentum) + w_law·tube_law + w_int·interface
+    + w_out·outlet``."""
+    return (weights.data * (parts.area + parts.velocity) + weights.residual * (parts.mass + parts.momentum)
+            + weights.tube_law * parts.tube_law + weights.interface * parts.interface
+            + weights.outlet * parts.outlet)
 
 
 def sample_residual_points(key, arrays: Arrays, n: int):

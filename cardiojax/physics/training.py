@@ -55,7 +55,11 @@ class PINNConfig:
       lbfgs_steps, lbfgs_points: the L-BFGS stage (0 steps: none) and its residual points per vessel.
       chunk: Adam steps per compiled call.
       weights: data / residual / interface weights.
+      time_harmonics: K sin/cos harmonics of the time window added to each network's input (0: x and t only).
+      warmup: share of the Adam steps over which the residual and interface weights ramp up linearly from 0
+        (the networks first fit the data, then the physics takes hold; 0: full weights from the start).
       fit_stiffness: train each vessel's stiffness factor with the networks (inverse problem).
+      fit_resistance: train each resistance outlet's resistance factor with the networks.
       hard_tube_law: pressure = the tube law of the predicted area instead of a third network output.
       seed: initialisation and sampling seed.
     """
@@ -71,7 +75,10 @@ class PINNConfig:
     lbfgs_points: int = 2048
     chunk: int = 250
     weights: LossWeights = LossWeights()
+    warmup: float = 0.0
+    time_harmonics: int = 0
     fit_stiffness: bool = False
+    fit_resistance: bool = False
     hard_tube_law: bool = False
     seed: int = 0
 
@@ -82,6 +89,8 @@ class PINNConfig:
         for name in ("adam_steps", "lbfgs_steps"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} = {getattr(self, name)!r}; expected ≥ 0")
+        if not 0 <= self.warmup <= 1:
+            raise ValueError(f"warmup = {self.warmup}; expected a share of the Adam steps in [0, 1]")
         if not self.learning_rate > 0 or not 0 < self.decay <= 1 or not 0 <= self.decay_at <= 1:
             raise ValueError(f"learning_rate = {self.learning_rate}, decay = {self.decay}, decay_at = "
                              f"{self.decay_at}; expected a positive rate, 0 < decay ≤ 1 and 0 ≤ decay_at ≤ 1")
@@ -102,8 +111,11 @@ PARTS = LossParts._fields
 
 def build_model(problem: PINNProblem, config: PINNConfig) -> NetworkPINN:
     """A freshly initialised `NetworkPINN` for ``problem``."""
+    n_outlets = len(problem.outlets)
     return NetworkPINN(len(problem.vessels), depth=config.depth, width=config.width,
-                       fit_stiffness=config.fit_stiffness, hard_tube_law=config.hard_tube_law, seed=config.seed)
+                       fit_stiffness=config.fit_stiffness, hard_tube_law=config.hard_tube_law,
+                       time_harmonics=config.time_harmonics, n_outlets=n_outlets,
+                       fit_resistance=config.fit_resistance, seed=config.seed)
 
 
 def adam_schedule(config: PINNConfig):
@@ -113,35 +125,41 @@ def adam_schedule(config: PINNConfig):
 
 
 def make_loss(graphdef, scales: Scales, problem: PINNProblem, config: PINNConfig):
-    """``(params, rest, arrays, x_f, t_f) ↦ (total loss, LossParts)`` of the split model."""
+    """``(params, rest, arrays, x_f, t_f, physics=1) ↦ (total loss, LossParts)`` of the split model; ``physics``
+    scales the residual and interface weights (the warm-up ramp)."""
     rho, friction = jnp.float32(problem.rho), jnp.float32(problem.friction)
 
-    def loss_fn(params, rest, arrays, x_f, t_f):
+    def loss_fn(params, rest, arrays, x_f, t_f, physics=1.0):
         model = nnx.merge(graphdef, params, rest)
         parts = loss_parts(model, arrays, scales, x_f, t_f, rho, friction)
-        return total_loss(parts, config.weights), parts
+        w = config.weights
+        weights = LossWeights(w.data, w.residual * physics, w.interface * physics, w.tube_law * physics,
+                              w.outlet * physics)
+        return total_loss(parts, weights), parts
 
     return loss_fn
 
 
 def make_adam_chunk(graphdef, arrays: Arrays, scales: Scales, problem: PINNProblem, config: PINNConfig, tx):
-    """A compiled ``(params, rest, opt_state, key) ↦ (params, opt_state, key, parts (chunk, 6))`` of ``chunk``
-    Adam steps."""
+    """A compiled ``(params, rest, opt_state, key, step0) ↦ (params, opt_state, key, parts (chunk, 6))`` of
+    ``chunk`` Adam steps starting at step ``step0`` (which sets the warm-up ramp of the physics weights)."""
     loss_fn = make_loss(graphdef, scales, problem, config)
+    ramp_steps = max(config.warmup * config.adam_steps, 1.0)
 
-    def one(carry, _):
+    def one(carry, i):
         params, rest, opt_state, key = carry
         key, sub = jax.random.split(key)
         x_f, t_f = sample_residual_points(sub, arrays, config.batch)
-        (_, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, rest, arrays, x_f, t_f)
+        physics = jnp.minimum(1.0, (i + 1.0) / ramp_steps) if config.warmup > 0 else 1.0
+        (_, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, rest, arrays, x_f, t_f, physics)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return (params, rest, opt_state, key), jnp.stack(parts)
 
     @jax.jit
-    def run(params, rest, opt_state, key):
-        (params, _, opt_state, key), parts = jax.lax.scan(one, (params, rest, opt_state, key), None,
-                                                          length=config.chunk)
+    def run(params, rest, opt_state, key, step0):
+        steps = step0 + jnp.arange(config.chunk, dtype=jnp.float32)
+        (params, _, opt_state, key), parts = jax.lax.scan(one, (params, rest, opt_state, key), steps)
         return params, opt_state, key, parts
 
     return run, loss_fn
@@ -182,7 +200,7 @@ def train_pinn(problem: PINNProblem, config: PINNConfig = PINNConfig(), *, progr
     timed_steps = 0
     for c in range(n_chunks):
         t0 = time.perf_counter()
-        params, opt_state, key, parts = run(params, rest, opt_state, key)
+        params, opt_state, key, parts = run(params, rest, opt_state, key, jnp.float32(c * config.chunk))
         parts = jax.block_until_ready(parts)
         dt = time.perf_counter() - t0
         if c == 0:
@@ -214,6 +232,10 @@ def train_pinn(problem: PINNProblem, config: PINNConfig = PINNConfig(), *, progr
 
 def _lbfgs(loss_fn, params, rest, arrays, config: PINNConfig, history, progress, desc):
     x_f, t_f = sample_residual_points(jax.random.key(config.seed + 2), arrays, config.lbfgs_points)
+    # optax's line search keeps its scalars in JAX's default float type: with float64 enabled, run the stage in it
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    in_dtypes = jax.tree_util.tree_map(lambda a: a.dtype, params)
+    params = jax.tree_util.tree_map(lambda a: a.astype(dtype), params)
 
     def value(p):
         return loss_fn(p, rest, arrays, x_f, t_f)[0]
@@ -246,7 +268,7 @@ def _lbfgs(loss_fn, params, rest, arrays, config: PINNConfig, history, progress,
         bar.update(chunk)
         bar.set_postfix(loss=f"{values[-1]:.3e}")
     bar.close()
-    return params
+    return jax.tree_util.tree_map(lambda a, d: a.astype(d), params, in_dtypes)
 
 
 def predict(fitted: Fitted, vessel: int, x, t) -> dict[str, np.ndarray]:
@@ -261,6 +283,12 @@ def predict(fitted: Fitted, vessel: int, x, t) -> dict[str, np.ndarray]:
     return {k: np.asarray(v[vessel]).reshape(x.shape) for k, v in (("area", a), ("velocity", u), ("pressure", p))}
 
 
+def fitted_resistance(fitted: Fitted) -> np.ndarray:
+    """Each resistance outlet's R (Pa·s/m³) after training (the prior times the fitted factor)."""
+    r0 = np.asarray(fitted.arrays.o_resistance)
+    return r0 * np.exp(np.asarray(fitted.model.log_resistance[...])[: r0.size])
+
+
 def fitted_stiffness(fitted: Fitted) -> np.ndarray:
     """β (Pa/m) at each vessel's two ends after training (the prior times the fitted factor)."""
     return np.asarray(fitted.arrays.beta_ends) * np.exp(np.asarray(fitted.model.log_stiffness[...]))[:, None]
@@ -269,7 +297,8 @@ def fitted_stiffness(fitted: Fitted) -> np.ndarray:
 def save_pinn(path: str | Path, model: NetworkPINN, problem: PINNProblem, config: PINNConfig) -> None:
     """Checkpoint directory: the model's state (orbax) and the configuration (JSON)."""
     meta = {"kind": "pinn", "config": {k: v for k, v in dataclasses.asdict(config).items() if k != "weights"},
-            "weights": dataclasses.asdict(config.weights), "n_vessels": len(problem.vessels)}
+            "weights": dataclasses.asdict(config.weights), "n_vessels": len(problem.vessels),
+            "n_outlets": len(problem.outlets)}
     save_checkpoint_dir(path, nnx.to_pure_dict(nnx.state(model)), meta)
 
 
@@ -279,8 +308,11 @@ def load_pinn(path: str | Path) -> tuple[NetworkPINN, PINNConfig]:
     if meta.get("kind") != "pinn":
         raise ValueError(f"{path}: not a cardiojax PINN checkpoint (kind = {meta.get('kind')!r})")
     config = PINNConfig(**meta["config"], weights=LossWeights(**meta["weights"]))
+    n_outlets = meta.get("n_outlets", 0)
     model = NetworkPINN(meta["n_vessels"], depth=config.depth, width=config.width,
-                        fit_stiffness=config.fit_stiffness, hard_tube_law=config.hard_tube_law, seed=config.seed)
+                        fit_stiffness=config.fit_stiffness, hard_tube_law=config.hard_tube_law,
+                        time_harmonics=config.time_harmonics, n_outlets=n_outlets,
+                        fit_resistance=config.fit_resistance, seed=config.seed)
     state = nnx.state(model)
     nnx.replace_by_pure_dict(state, load_checkpoint_state(path, nnx.to_pure_dict(state)))
     nnx.update(model, state)

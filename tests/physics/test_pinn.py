@@ -196,3 +196,27 @@ def test_kissas_loader_rejects_mismatched_time_grids(tmp_path, shared_data):
         kissas.y_bifurcation(tmp_path)
     case = kissas.y_bifurcation(shared_data)
     assert len(case.problem.vessels) == 3 and set(case.tests) == {"vessel 1", "vessel 2", "vessel 3"}
+
+
+def test_lbfgs_stage_lowers_the_loss():
+    problem = wave_problem(50)
+    cfg = dataclasses.replace(CONFIG, adam_steps=100, chunk=100, batch=64, lbfgs_steps=40, lbfgs_points=64,
+                              time_harmonics=2)
+    fitted = train_pinn(problem, cfg, progress=False)
+    adam = [h for h in fitted.history if "mass" in h]
+    lbfgs = [h for h in fitted.history if h.get("stage") == "lbfgs"]
+    assert len(adam) == 100 and len(lbfgs) == 40
+    assert lbfgs[-1]["loss"] < lbfgs[0]["loss"]
+    assert all(np.isfinite(h["loss"]) for h in lbfgs)
+
+
+def test_outlet_resistance_is_recovered_from_a_non_reflected_wave():
+    """A right-running wave leaves the tube through its characteristic impedance, p = Z·Q with Z = ρc0/A0:
+    started at 2·Z, the fitted outlet resistance converges to Z."""
+    from cardiojax.physics import OutletResistance, fitted_resistance
+
+    z = RHO * C0 / A0
+    problem = dataclasses.replace(wave_problem(), outlets=[OutletResistance(0, 2.0 * z)])
+    fitted = train_pinn(problem, dataclasses.replace(CONFIG, fit_resistance=True), progress=False)
+    r = fitted_resistance(fitted)
+    assert r.shape == (1,) and abs(r[0] / z - 1.0) < 0.05, r[0] / z
