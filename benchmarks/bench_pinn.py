@@ -1,7 +1,8 @@
 """1D PINN training step: time per Adam iteration on the Kissas et al. (2020) configurations.
 
 Configurations (both with the authors' networks of 7 hidden layers × 100 tanh units per vessel and a residual
-batch of 1024 points per vessel, all measurements and the junctions in every step, float32):
+batch of 1024 points per vessel, all measurements and the junctions in every step, float32; inputs with the
+study's 16 time harmonics, which only widen the first layer):
 
 * ``invivo``: the in-vivo aorta (4 networks: aorta1, carotid, aorta3, aorta4; 2 junctions; 800-sample
   measurements) — the configuration of the issue's "4 networks of 7 × 100, batch 1024";
@@ -9,7 +10,9 @@ batch of 1024 points per vessel, all measurements and the junctions in every ste
 
 One compiled call runs ``--chunk`` Adam steps (`jax.lax.scan`, fresh residual points each step); it is compiled
 first (``compile_s``), then timed ``--repeats`` times after ``block_until_ready``; the median per step is
-reported. The reference is the authors' TensorFlow code on this CPU, in-vivo case: 0.10 s per iteration (figure
+reported, with the FLOPs of the hidden-layer products (forward, and twice that for the backward pass) and the
+GFLOP/s they reach, next to the rate of that product alone on this CPU (the floor of the step time). The
+reference is the authors' TensorFlow code on this CPU, in-vivo case: 0.10 s per iteration (figure
 given in the issue; TensorFlow is not installed here, so it is not re-run).
 
     python benchmarks/bench_pinn.py
@@ -35,12 +38,13 @@ SHARED = ROOT.parent / "shared" / "data"
 REFERENCE_S_PER_ITER = 0.10
 
 
-def time_case(case, depth: int, width: int, batch: int, chunk: int, repeats: int) -> dict:
+def time_case(case, depth: int, width: int, batch: int, chunk: int, repeats: int, harmonics: int) -> dict:
     from cardiojax.physics import PINNConfig
     from cardiojax.physics.network_pinn import compile_problem
     from cardiojax.physics.training import adam_schedule, build_model, make_adam_chunk
 
-    config = PINNConfig(depth=depth, width=width, batch=batch, adam_steps=chunk * (repeats + 1), chunk=chunk)
+    config = PINNConfig(depth=depth, width=width, batch=batch, adam_steps=chunk * (repeats + 1), chunk=chunk,
+                        time_harmonics=harmonics)
     arrays, scales = compile_problem(case.problem, batch)
     model = build_model(case.problem, config)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -59,8 +63,25 @@ def time_case(case, depth: int, width: int, batch: int, chunk: int, repeats: int
         params, opt_state, key, parts = jax.block_until_ready(compiled(params, rest, opt_state, key, step0))
         times.append((time.perf_counter() - t0) / chunk)
     n_params = sum(x.size for x in jax.tree_util.tree_leaves(params))
-    return {"s_per_iter": statistics.median(times), "compile_s": compile_s, "networks": len(case.problem.vessels),
-            "params": int(n_params), "rows_per_step": int(arrays.r_x.size + 3 * arrays.r_x.shape[0] * batch)}
+    rows = int(arrays.r_x.size + 3 * arrays.r_x.shape[0] * batch)  # fixed rows + residual rows with 2 tangents
+    flop = 3 * 2 * rows * (depth - 1) * width * width  # hidden products: forward + two for the backward pass
+    s_iter = statistics.median(times)
+    return {"s_per_iter": s_iter, "compile_s": compile_s, "networks": len(case.problem.vessels),
+            "params": int(n_params), "rows_per_step": rows, "gflop_per_step": flop / 1e9,
+            "gflops": flop / s_iter / 1e9}
+
+
+def matmul_peak(width: int, rows: int = 8192, nets: int = 4, repeats: int = 20) -> float:
+    """GFLOP/s of the networks' hidden-layer product alone, (nets, rows, width) × (nets, width, width), float32."""
+    x = jnp.ones((nets, rows, width), jnp.float32)
+    w = jnp.ones((nets, width, width), jnp.float32)
+    f = jax.jit(lambda x, w: jnp.einsum("vni,vio->vno", x, w))
+    jax.block_until_ready(f(x, w))
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        y = f(x, w)
+    jax.block_until_ready(y)
+    return 2 * nets * rows * width * width / ((time.perf_counter() - t0) / repeats) / 1e9
 
 
 def main(argv=None):
@@ -70,17 +91,22 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--chunk", type=int, default=50, help="Adam steps per compiled call")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--harmonics", type=int, default=16, help="time harmonics in the input (the study's default)")
     args = ap.parse_args(argv)
     jax.config.update("jax_compilation_cache_dir", str(ROOT / ".jax_cache"))
     from cardiojax.physics import kissas
 
     results = {}
     for name, loader in (("invivo", kissas.invivo_aorta), ("ybif", kissas.y_bifurcation)):
-        r = time_case(loader(SHARED), args.depth, args.width, args.batch, args.chunk, args.repeats)
+        r = time_case(loader(SHARED), args.depth, args.width, args.batch, args.chunk, args.repeats, args.harmonics)
         results[name] = r
         print(f"{name:7s} {r['networks']} networks × {args.depth}×{args.width}, batch {args.batch}: "
               f"{r['s_per_iter'] * 1e3:.1f} ms/iter (compile {r['compile_s']:.1f} s, {r['rows_per_step']} network "
-              f"rows per step)")
+              f"rows per step, {r['gflop_per_step']:.2f} GFLOP in the hidden products → {r['gflops']:.0f} GFLOP/s)")
+    peak = matmul_peak(args.width)
+    floor = results["invivo"]["gflop_per_step"] / peak
+    print(f"the hidden-layer product alone runs at {peak:.0f} GFLOP/s here: the in-vivo step cannot take less than "
+          f"{floor * 1e3:.0f} ms at that rate")
     s = results["invivo"]["s_per_iter"]
     print(f"authors' TensorFlow, in-vivo: {REFERENCE_S_PER_ITER * 1e3:.0f} ms/iter (from the issue) → "
           f"speed-up {REFERENCE_S_PER_ITER / s:.2f}× (target ≥ 5×)")
@@ -88,6 +114,8 @@ def main(argv=None):
                       "s_per_iter_ybif": round(results["ybif"]["s_per_iter"], 5),
                       "compile_s": round(results["invivo"]["compile_s"], 2),
                       "reference_s_per_iter": REFERENCE_S_PER_ITER, "networks": results["invivo"]["networks"],
+                      "gflops": round(results["invivo"]["gflops"], 1), "matmul_peak_gflops": round(peak, 1),
+                      "floor_s_per_iter": round(floor, 5), "harmonics": args.harmonics,
                       "depth": args.depth, "width": args.width, "batch": args.batch,
                       "jax_version": jax.__version__}))
 
