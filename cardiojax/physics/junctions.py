@@ -46,5 +46,7 @@ def junction_residuals(area, velocity, pressure, sign, *, rho, total: bool = Tru
     if area.ndim == 0 or sign.shape != area.shape[-1:] or area.shape[-1] < 2:
         raise ValueError(f"sign has shape {sign.shape} and the states {area.shape}; expected d ≥ 2 ends on the "
                          "last axis and one sign per end")
+    if isinstance(rho, (int, float)) and not rho > 0:
+        raise ValueError(f"rho = {rho!r}; expected a positive density in kg/m³")
     mass, jump = junction_conditions(area, velocity, pressure, sign, rho, total)
     return JunctionResidual(mass, jump)

@@ -14,12 +14,13 @@ three outputs o give ``A = A0_v·exp(s_v·o₀)`` (A0_v the vessel's mean refere
 spread of its measured areas, so that o₀ = O(1) spans the measured range; A stays positive), ``u = U·o₁`` and ``p =
 p_offset + P·o₂``. The scales come from the data unless given: U = the largest measured |u| (m/s), P = the largest
 tube-law pressure change of a measured area (Pa),
-p_offset = the mean external pressure. Data errors are divided by the spread of each vessel's measurements
-(σ_A,v: the standard deviation of its measured areas, σ_u,v of its velocities; vessels measured only at rest use
-the others' relative spread), so the data terms weigh the measured waveforms, whatever their units. The mass and
-momentum residuals of vessel v are divided by σ_A,v·ω and σ_u,v·ω, the size of ∂A/∂t and ∂u/∂t of its measured
-signals, with ω the measured signals' characteristic rate (`signal_rate`); the tube-law residual by P, the junction
-mass by A0·U and the pressure jump by P.
+p_offset = the mean external pressure. Data errors are divided by the spread of each vessel's measurements (σ_A,v:
+the mean standard deviation of its measured area waveforms — measurements at one position over time — σ_u,v of its
+velocity waveforms; a vessel without waveforms, measured only at rest, uses the largest relative area spread and the
+largest velocity spread of the others), so the data terms weigh the measured waveforms, whatever their units. The
+mass and momentum residuals of vessel v are divided by σ_A,v·ω and σ_u,v·ω, the size of ∂A/∂t and ∂u/∂t of its
+measured signals, with ω the measured signals' characteristic rate (`signal_rate`); the tube-law residual by P, the
+junction mass by A0·U and the pressure jump by P.
 With ``hard_tube_law`` the pressure is the tube law of the predicted area, p = p_ext + β(√A − √A0) (the third
 output is unused and the tube-law residual vanishes).
 
@@ -187,12 +188,14 @@ class PINNProblem:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} = {value}; expected a positive scale (SI) or None (from the data)")
-        if not self.rho > 0 or self.friction < 0:
+        if not self.rho > 0 or not self.friction >= 0 or not np.isfinite(self.friction):
             raise ValueError(f"rho = {self.rho}, friction = {self.friction}; expected a positive density (kg/m³) "
                              "and a non-negative friction coefficient (m²/s)")
         for v in self.vessels:
             if not v.x_hi > v.x_lo:
                 raise ValueError(f"vessel {v.name!r}: x_lo = {v.x_lo}, x_hi = {v.x_hi}; expected x_hi > x_lo (m)")
+            if not np.isfinite(v.p_ext):
+                raise ValueError(f"vessel {v.name!r}: p_ext = {v.p_ext!r}; expected a finite pressure in Pa")
             for field in ("a0", "beta"):
                 vals = np.atleast_1d(np.asarray(getattr(v, field), float))
                 if vals.size not in (1, 2) or not np.all(np.isfinite(vals)) or np.any(vals <= 0):
@@ -276,6 +279,12 @@ class Scales(NamedTuple):
     area: float
 
 
+def _is_time_series(m: Measurement) -> bool:
+    """A measurement at one position over time (a waveform), as opposed to a snapshot along the vessel."""
+    x, t = np.asarray(m.x, float), np.asarray(m.t, float)
+    return t.size >= 3 and np.ptp(x) == 0 and np.ptp(t) > 0
+
+
 def signal_rate(problem: PINNProblem) -> float:
     """The measured signals' characteristic rate ω (1/s): the largest ``rms(dq/dt)/std(q)`` over the measured time
     series (measurements at one position; q = area and velocity), or 2/(t_hi − t_lo) if there are none.
@@ -285,9 +294,9 @@ def signal_rate(problem: PINNProblem) -> float:
     """
     rates = []
     for m in problem.measurements:
-        x, t = np.asarray(m.x, float), np.asarray(m.t, float)
-        if t.size < 3 or np.ptp(x) > 0 or np.ptp(t) == 0:
+        if not _is_time_series(m):
             continue
+        t = np.asarray(m.t, float)
         order = np.argsort(t)
         dt = np.diff(t[order])
         keep = dt > 0
@@ -342,9 +351,12 @@ def compile_problem(problem: PINNProblem, n_interface: int = 1024, dtype=jnp.flo
     sigma_a, sigma_u = np.zeros(nv), np.zeros(nv)
     law_dp = 0.0
     for v, vessel in enumerate(problem.vessels):
+        series = [m for m in per[v] if _is_time_series(m)]
+        if series:  # the spread of the measured waveforms (snapshots such as rest rows follow the taper instead)
+            sigma_a[v] = np.mean([np.std(np.asarray(m.area, float)) for m in series])
+            sigma_u[v] = np.mean([np.std(np.asarray(m.velocity, float)) for m in series])
         real = m_w[v] > 0
         if real.any():
-            sigma_a[v], sigma_u[v] = np.std(m_area[v, real]), np.std(m_vel[v, real])
             s = (r_x[v, real] - vessel.x_lo) / (vessel.x_hi - vessel.x_lo)
             beta = np.interp(s, [0, 1], _ends(vessel, "beta"))
             a0x = np.interp(s, [0, 1], _ends(vessel, "a0"))
@@ -390,6 +402,8 @@ class NetworkPINN(nnx.Module):
     def __init__(self, n_vessels: int, *, depth: int = 7, width: int = 100, fit_stiffness: bool = False,
                  hard_tube_law: bool = False, time_harmonics: int = 0, n_outlets: int = 0,
                  fit_resistance: bool = False, seed: int = 0):
+        if int(time_harmonics) < 0:
+            raise ValueError(f"time_harmonics = {time_harmonics}; expected ≥ 0")
         self.time_harmonics = int(time_harmonics)
         n_in = 2 + 2 * self.time_harmonics
         self.net = StackedMLP(n_vessels, (n_in,) + (width,) * depth + (3,), rngs=nnx.Rngs(seed))

@@ -30,6 +30,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from cardiojax.oned.tube_laws import tube_law
 
@@ -126,5 +127,9 @@ def oned_residuals(field: Field, x, t, *, a0, k, rho, p_ref=0.0, friction=0.0, l
     """
     if isinstance(rho, (int, float)) and not rho > 0:
         raise ValueError(f"rho = {rho!r}; expected a positive density in kg/m³")
+    for name, value in (("a0", a0), ("k", k)):
+        if not callable(value) and not isinstance(value, jax.core.Tracer) and not np.all(np.asarray(value) > 0):
+            raise ValueError(f"{name} has a non-positive or NaN value ({np.min(np.asarray(value))!r}); expected "
+                             f"{'areas in m²' if name == 'a0' else 'stiffnesses in Pa'} > 0")
     return residuals_from_jet(field_jet(field, x, t), x, a0=a0, k=k, rho=rho, p_ref=p_ref, friction=friction,
                               law=law, linear=linear)

@@ -54,10 +54,11 @@ class PINNConfig:
       adam_steps, learning_rate, decay, decay_at: the Adam schedule (see the module docstring).
       lbfgs_steps, lbfgs_points: the L-BFGS stage (0 steps: none) and its residual points per vessel.
       chunk: Adam steps per compiled call.
-      weights: data / residual / interface weights.
+      weights: `LossWeights` of the data, mass + momentum, interface, tube-law and outlet terms.
       time_harmonics: K sin/cos harmonics of the time window added to each network's input (0: x and t only).
-      warmup: share of the Adam steps over which the residual and interface weights ramp up linearly from 0
-        (the networks first fit the data, then the physics takes hold; 0: full weights from the start).
+      warmup: share of the Adam steps over which every weight except the data's ramps up linearly from 0
+        (the networks first fit the data, then the physics takes hold; 0: full weights from the start). The
+        logged ``loss`` always uses the full weights.
       fit_stiffness: train each vessel's stiffness factor with the networks (inverse problem).
       fit_resistance: train each resistance outlet's resistance factor with the networks.
       hard_tube_law: pressure = the tube law of the predicted area instead of a third network output.
@@ -141,7 +142,7 @@ def make_loss(graphdef, scales: Scales, problem: PINNProblem, config: PINNConfig
 
 
 def make_adam_chunk(graphdef, arrays: Arrays, scales: Scales, problem: PINNProblem, config: PINNConfig, tx):
-    """A compiled ``(params, rest, opt_state, key, step0) ↦ (params, opt_state, key, parts (chunk, 6))`` of
+    """A compiled ``(params, rest, opt_state, key, step0) ↦ (params, opt_state, key, parts (chunk, 7))`` of
     ``chunk`` Adam steps starting at step ``step0`` (which sets the warm-up ramp of the physics weights)."""
     loss_fn = make_loss(graphdef, scales, problem, config)
     ramp_steps = max(config.warmup * config.adam_steps, 1.0)
@@ -181,13 +182,24 @@ def train_pinn(problem: PINNProblem, config: PINNConfig = PINNConfig(), *, progr
     ``config.lbfgs_steps`` of L-BFGS.
 
     ``checkpoint``: a directory rewritten every ``checkpoint_every`` Adam steps and at the end (`save_pinn`).
+    ``model``: continue from this model (it must match ``problem`` and ``config``). L-BFGS steps are rounded up
+    to whole chunks like the Adam steps.
     Returns `Fitted`; its timings hold ``compile_s`` (first chunk's compile), ``adam_s`` (the rest),
     ``s_per_iter`` (Adam seconds per step excluding compilation) and ``lbfgs_s``. Raises ``FloatingPointError``
     if the loss becomes NaN or infinite.
     """
     config.validate()
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every = {checkpoint_every}; expected a positive number of steps")
     arrays, scales = compile_problem(problem, config.batch)
-    model = build_model(problem, config) if model is None else model
+    fresh = build_model(problem, config)
+    if model is None:
+        model = fresh
+    else:
+        shapes = lambda m: jax.tree_util.tree_map(jnp.shape, nnx.to_pure_dict(nnx.state(m)))  # noqa: E731
+        if shapes(model) != shapes(fresh):
+            raise ValueError("model does not match problem and config (vessels, outlets, depth, width or "
+                             "time_harmonics differ); pass a model built by build_model(problem, config)")
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = optax.adam(adam_schedule(config))
     opt_state = tx.init(params)
@@ -277,6 +289,11 @@ def predict(fitted: Fitted, vessel: int, x, t) -> dict[str, np.ndarray]:
     nv = fitted.arrays.x_lo.shape[0]
     if not 0 <= vessel < nv:
         raise ValueError(f"vessel = {vessel}; expected an index < {nv}")
+    lo, hi = float(fitted.arrays.x_lo[vessel]), float(fitted.arrays.x_hi[vessel])
+    tol = 1e-6 * (hi - lo)
+    if x.size and (x.min() < lo - tol or x.max() > hi + tol):
+        raise ValueError(f"x spans [{x.min():g}, {x.max():g}] m, outside vessel {vessel} [{lo:g}, {hi:g}] m; "
+                         "the network is not defined there")
     xs = jnp.broadcast_to(jnp.asarray(x.ravel()), (nv, x.size))
     ts = jnp.broadcast_to(jnp.asarray(t.ravel()), (nv, x.size))
     a, u, p = fitted.model.fields(fitted.arrays, fitted.scales, xs, ts)

@@ -136,6 +136,8 @@ def test_bad_points_give_clear_errors():
         oned_residuals(field, jnp.zeros((2, 2)), jnp.zeros((2, 2)), a0=A0, k=K, rho=RHO)
     with pytest.raises(ValueError, match="rho = -1"):
         oned_residuals(field, jnp.zeros(3), jnp.zeros(3), a0=A0, k=K, rho=-1.0)
+    with pytest.raises(ValueError, match="a0 has a non-positive"):
+        oned_residuals(field, jnp.zeros(3), jnp.zeros(3), a0=-A0, k=K, rho=RHO)
     with pytest.raises(ValueError, match="law='steel'|tube_law='steel'"):
         oned_residuals(field, jnp.zeros(3), jnp.zeros(3), a0=A0, k=K, rho=RHO, law="steel")
 

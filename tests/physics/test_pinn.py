@@ -179,7 +179,19 @@ def test_mismatched_time_grids_and_negative_area_are_rejected():
         bad.validate()
     with pytest.raises(ValueError, match="adam_steps"):
         train_pinn(problem, dataclasses.replace(CONFIG, adam_steps=-1), progress=False)
+    bad = dataclasses.replace(problem, vessels=[PINNVessel("tube", 0.0, LENGTH, A0, BETA, p_ext=float("nan"))])
+    with pytest.raises(ValueError, match="p_ext = nan"):
+        bad.validate()
+    with pytest.raises(ValueError, match="friction"):
+        dataclasses.replace(problem, friction=float("nan")).validate()
     assert LossWeights().data == 1.0
+
+
+def test_predict_outside_the_vessel_is_an_error(fitted_wave):
+    with pytest.raises(ValueError, match="outside vessel 0"):
+        predict(fitted_wave, 0, LENGTH * 1.5, 0.05)
+    with pytest.raises(ValueError, match="vessel = 3"):
+        predict(fitted_wave, 3, 0.1, 0.05)
 
 
 def test_kissas_loader_rejects_mismatched_time_grids(tmp_path, shared_data):
