@@ -10,17 +10,17 @@ segment ``[x_lo, x_hi]`` of a common axial coordinate (m); the loss is a weighte
 
 **Non-dimensionalisation.** Inputs are ``ξ = (x − x_mid,v)/S`` (x_mid,v the vessel's midpoint, S half the longest
 vessel: one length unit for all vessels, the longest spans [−1, 1]) and ``τ = 2(t − t_lo)/(t_hi − t_lo) − 1``. The
-three outputs o give ``A = A0_v·exp(s_v·o₀)`` (A0_v the vessel's mean reference area, s_v = σ_A,v/A0_v the relative
-spread of its measured areas, so that o₀ = O(1) spans the measured range; A stays positive), ``u = U·o₁`` and ``p =
-p_offset + P·o₂``. The scales come from the data unless given: U = the largest measured |u| (m/s), P = the largest
-tube-law pressure change of a measured area (Pa),
-p_offset = the mean external pressure. Data errors are divided by the spread of each vessel's measurements (σ_A,v:
-the mean standard deviation of its measured area waveforms — measurements at one position over time — σ_u,v of its
-velocity waveforms; a vessel without waveforms, measured only at rest, uses the largest relative area spread and the
-largest velocity spread of the others), so the data terms weigh the measured waveforms, whatever their units. The
-mass and momentum residuals of vessel v are divided by σ_A,v·ω and σ_u,v·ω, the size of ∂A/∂t and ∂u/∂t of its
-measured signals, with ω the measured signals' characteristic rate (`signal_rate`); the tube-law residual by P, the
-junction mass by A0·U and the pressure jump by P.
+three outputs o give ``A = A0(x)·exp(s_v·o₀)`` (A0(x) the vessel's reference area, tapered; s_v = σ_A,v/A0_v the
+relative spread of its measured areas, so that o₀ = O(1) spans the measured range; A stays positive), ``u = U·o₁``
+and ``p = p_offset + P·o₂``. The scales come from the data unless given: U = the largest measured |u| (m/s), P = the
+largest tube-law pressure change of a measured area (Pa), p_offset = the mean external pressure. Data errors are
+divided by the spread of each vessel's measurements (σ_A,v: the mean standard deviation of its measured area
+waveforms — measurements at one position over time — σ_u,v of its velocity waveforms; a vessel without waveforms,
+measured only at rest, uses the largest relative area spread and the largest velocity spread of the others), so the
+data terms weigh the measured waveforms, whatever their units. The mass and momentum residuals of vessel v are
+divided by σ_A,v·ω and σ_u,v·ω, the size of ∂A/∂t and ∂u/∂t of its measured signals, with ω the measured signals'
+characteristic rate (`signal_rate`); the tube-law residual by P, the junction mass by A0·U and the pressure jump by
+P.
 With ``hard_tube_law`` the pressure is the tube law of the predicted area, p = p_ext + β(√A − √A0) (the third
 output is unused and the tube-law residual vanishes).
 
@@ -443,10 +443,16 @@ class NetworkPINN(nnx.Module):
         """``(A, u, p)`` (m², m/s, Pa) of every vessel at points ``x, t`` of shape (V, N) (m, s)."""
         xi, tau, _, _ = self.inputs(arrays, x, t)
         out = self.net(self.features(xi, tau)[0])
-        area = arrays.a_ref[:, None] * jnp.exp(self.area_gain(arrays) * out[..., 0])
+        area = self.reference_area(arrays, x)[0] * jnp.exp(self.area_gain(arrays) * out[..., 0])
         if self.hard_tube_law:
             return area, scales.velocity * out[..., 1], self.law_pressure(arrays, area, x)
         return area, scales.velocity * out[..., 1], scales.p_offset + scales.pressure * out[..., 2]
+
+    @staticmethod
+    def reference_area(arrays: Arrays, x):
+        """A0(x) (m², the linear taper) and dA0/dx (m) of every vessel at ``x`` (V, N) (m)."""
+        slope = (arrays.a0_ends[:, 1:] - arrays.a0_ends[:, :1]) / (arrays.x_hi - arrays.x_lo)[:, None]
+        return arrays.a0_ends[:, :1] + slope * (x - arrays.x_lo[:, None]), slope
 
     @staticmethod
     def area_gain(arrays: Arrays):
@@ -464,7 +470,9 @@ class NetworkPINN(nnx.Module):
         z, dz_dtau = self.features(xi, tau)
         dz_dxi = jnp.zeros_like(z).at[..., 0].set(1.0)
         out, (d_xi, d_tau) = self.net.jet(z, [dz_dxi, dz_dtau])
-        area = arrays.a_ref[:, None] * jnp.exp(self.area_gain(arrays) * out[..., 0])
+        a0x, da0_dx = self.reference_area(arrays, x)
+        stretch = jnp.exp(self.area_gain(arrays) * out[..., 0])
+        area = a0x * stretch
         value = (area, scales.velocity * out[..., 1], scales.p_offset + scales.pressure * out[..., 2])
         out_scale = (area * self.area_gain(arrays), scales.velocity, scales.pressure)
 
@@ -472,6 +480,7 @@ class NetworkPINN(nnx.Module):
             return tuple(out_scale[i] * d[..., i] * in_scale for i in range(3))
 
         dx, dt = chain(d_xi, dxi_dx), chain(d_tau, dtau_dt)
+        dx = (dx[0] + da0_dx * stretch,) + dx[1:]  # the taper's own slope
         if self.hard_tube_law:  # p = P_law(A(x, t), x): chain rule through the law (taper included)
             law = lambda a, xx: self.law_pressure(arrays, a, xx)  # noqa: E731
             p, p_x = jax.jvp(law, (area, x), (dx[0], jnp.ones_like(x)))
