@@ -51,6 +51,9 @@ def parse_args(argv=None):
     ap.add_argument("--harmonics", type=int, default=16, help="time harmonics in the network input (0: x, t only)")
     ap.add_argument("--residual-weight", type=float, default=0.1,
                     help="weight of the mass and momentum residuals (data, tube law and junctions: 1)")
+    ap.add_argument("--viscosity", type=float, default=3.5e-3,
+                    help="blood viscosity μ (Pa·s) of the momentum friction −2(γ+2)πμ/ρ·u/A with γ = 9 (default "
+                         "3.5e-3, a textbook value; 0: inviscid, as the authors)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-crosscheck", action="store_true", help="skip the 1D-solver cross-check")
     ap.add_argument("--no-inverse", action="store_true", help="skip (c), the stiffness fit")
@@ -67,7 +70,7 @@ def settings(args):
             "steps_invivo": pick(args.steps_invivo, 600, 8000, 105000),
             "lbfgs": pick(args.lbfgs, 0, 0, 0),
             "depth": pick(args.depth, 3, 7, 7), "width": pick(args.width, 32, 100, 100),
-            "batch": args.batch, "seed": args.seed, "harmonics": args.harmonics,
+            "batch": args.batch, "seed": args.seed, "harmonics": args.harmonics, "viscosity": args.viscosity,
             "residual_weight": args.residual_weight}
 
 
@@ -79,6 +82,13 @@ def config_for(s, steps):
                       time_harmonics=s["harmonics"], weights=LossWeights(1.0, s["residual_weight"], 1.0, 1.0))
 
 
+def with_friction(problem, s):
+    """Set the problem's friction coefficient from ``--viscosity`` (γ = 9, openBF's profile)."""
+    from cardiojax.oned import friction_coefficient
+
+    problem.friction = float(friction_coefficient(s["viscosity"], problem.rho, 9.0))
+
+
 # ----------------------------------------------------------------------------------------------
 # (a) Y-bifurcation
 # ----------------------------------------------------------------------------------------------
@@ -86,6 +96,7 @@ def run_ybif(s, out: Path, progress: bool, crosscheck: bool) -> dict:
     from cardiojax.physics import kissas, plot_history, predict, train_pinn
 
     case = kissas.y_bifurcation(SHARED)
+    with_friction(case.problem, s)
     fitted = train_pinn(case.problem, config_for(s, s["steps_ybif"]), progress=progress,
                         checkpoint=out / "ckpt_ybif", desc="Y-bifurcation")
     plot_history(fitted.history, out / "loss_ybif.png", "Y-bifurcation PINN")
@@ -156,6 +167,7 @@ def run_inverse(s, out: Path, progress: bool, factor: float) -> dict:
     from cardiojax.physics import fitted_stiffness, kissas, predict, train_pinn
 
     case = kissas.y_bifurcation(SHARED)
+    with_friction(case.problem, s)
     true_beta = np.array([v.beta for v in case.problem.vessels], float)
     prior = [dataclasses.replace(v, beta=factor * v.beta) for v in case.problem.vessels]
     problem = dataclasses.replace(case.problem, vessels=prior)
@@ -175,6 +187,7 @@ def run_invivo(s, out: Path, progress: bool) -> dict:
     from cardiojax.physics import kissas, plot_history, predict, train_pinn
 
     case = kissas.invivo_aorta(SHARED)
+    with_friction(case.problem, s)
     fitted = train_pinn(case.problem, config_for(s, s["steps_invivo"]), progress=progress,
                         checkpoint=out / "ckpt_invivo", desc="in-vivo aorta")
     plot_history(fitted.history, out / "loss_invivo.png", "In-vivo aorta PINN")
