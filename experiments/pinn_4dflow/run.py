@@ -116,7 +116,7 @@ def run_ybif(s, out: Path, progress: bool, crosscheck: bool) -> dict:
         from oned_crosscheck import DATA_DIR, y_bifurcation_1d
 
         data_dir = ROOT / DATA_DIR
-        for label, mu in (("inviscid", 0.0), ("mu_4.5e-3", 4.5e-3)):
+        for label, mu in (("inviscid", 0.0), ("same_mu", s["viscosity"]), ("mu_4.5e-3", 4.5e-3)):
             with jax.enable_x64(True):  # the solver in float64; the PINN stays in float32
                 r = y_bifurcation_1d(data_dir, viscosity=mu)
             solver[label] = r
@@ -144,9 +144,9 @@ def plot_ybif(case, preds, solver, path):
             ax.plot(series.t, preds[name][q] * scale, "r--", lw=1.4, label="cardiojax PINN")
             ax.plot(a["t"], a[f"{q[0] if q == 'pressure' else 'u'}{i + 1}"] * scale, "b:", lw=1.2,
                     label="Kissas et al. PINN")
-            if "inviscid" in solver:
-                ax.plot(solver["inviscid"]["time"], solver["inviscid"][q][f"test_{i + 1}"] * scale, "g-",
-                        lw=0.8, alpha=0.8, label="cardiojax 1D solver (μ = 0)")
+            if "same_mu" in solver:
+                ax.plot(solver["same_mu"]["time"], solver["same_mu"][q][f"test_{i + 1}"] * scale, "g-",
+                        lw=0.8, alpha=0.8, label="cardiojax 1D solver (the PINN's μ)")
             ax.set_title(f"{name}, x = {x * 100:.1f} cm")
             ax.set_ylabel(f"{q} ({unit})")
             if row == 1:
@@ -263,13 +263,14 @@ def main(argv=None):
     print(f"\nY-bifurcation ({s['steps_ybif']} Adam steps, {s['depth']}×{s['width']}): relative L2 at the test points")
     header = f"{'vessel':<10} {'p PINN':>8} {'p authors':>10} {'u PINN':>8} {'u authors':>10}"
     if "solver_inviscid_p_rel_l2" in rows[0]:
-        header += f" {'p solver μ=0':>13} {'PINN vs solver':>15}"
+        header += f" {'p solver μ=0':>13} {'p solver same μ':>16} {'PINN vs solver same μ':>22}"
     print(header)
     for r in rows:
         line = (f"{r['vessel']:<10} {r['p_rel_l2']:8.2%} {r['authors_p_rel_l2']:10.2%} {r['u_rel_l2']:8.2%} "
                 f"{r['authors_u_rel_l2']:10.2%}")
         if "solver_inviscid_p_rel_l2" in r:
-            line += f" {r['solver_inviscid_p_rel_l2']:13.2%} {r['pinn_vs_solver_inviscid_p_rel_l2']:15.2%}"
+            line += (f" {r['solver_inviscid_p_rel_l2']:13.2%} {r['solver_same_mu_p_rel_l2']:16.2%}"
+                     f" {r['pinn_vs_solver_same_mu_p_rel_l2']:22.2%}")
         print(line)
     print(f"\nIn-vivo ({s['steps_invivo']} Adam steps): Aorta3 velocity rel L2 {invivo['aorta3_u_rel_l2']:.2%} "
           f"(authors {invivo['authors_aorta3_u_rel_l2']:.2%}), area {invivo['aorta3_a_rel_l2']:.2%} "
