@@ -16,6 +16,11 @@ reference is the authors' TensorFlow code on this CPU, in-vivo case: 0.10 s per 
 given in the issue; TensorFlow is not installed here, so it is not re-run).
 
     python benchmarks/bench_pinn.py
+    python benchmarks/bench_pinn.py --tf-python /path/to/tf-venv/bin/python   # + the TensorFlow peer
+
+With ``--tf-python`` the same run also times `_tf_pinn.py`, the authors' in-vivo training step rebuilt in
+TensorFlow 2 (graph mode, their reverse-mode derivatives and losses, the same sizes), and reports
+``tf_s_per_iter`` and ``speedup_vs_tf``.
 
 Last line: ``{"s_per_iter": ..., "speedup_vs_reference": ..., "s_per_iter_ybif": ..., ...}``.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -92,6 +98,9 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=50, help="Adam steps per compiled call")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--harmonics", type=int, default=16, help="time harmonics in the input (the study's default)")
+    ap.add_argument("--tf-python", default="",
+                    help="python with TensorFlow 2 to run the peer `_tf_pinn.py` side by side (e.g. a venv with "
+                         "`pip install tensorflow-cpu`); empty: skip the peer")
     args = ap.parse_args(argv)
     jax.config.update("jax_compilation_cache_dir", str(ROOT / ".jax_cache"))
     from cardiojax.physics import kissas
@@ -107,6 +116,17 @@ def main(argv=None):
     floor = results["invivo"]["gflop_per_step"] / peak
     print(f"the hidden-layer product alone runs at {peak:.0f} GFLOP/s here: the in-vivo step cannot take less than "
           f"{floor * 1e3:.0f} ms at that rate")
+    tf_s = None
+    if args.tf_python:
+        cmd = [args.tf_python, str(Path(__file__).with_name("_tf_pinn.py")), "--depth", str(args.depth),
+               "--width", str(args.width), "--batch", str(args.batch), "--threads", "2"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            raise SystemExit(f"the TensorFlow peer failed:\n{done.stderr[-2000:]}")
+        peer = json.loads(done.stdout.strip().splitlines()[-1])
+        tf_s = peer["tf_s_per_iter"]
+        print(f"TensorFlow {peer['tf_version']} peer (the authors' in-vivo step rebuilt, reverse-mode derivatives): "
+              f"{tf_s * 1e3:.1f} ms/iter")
     s = results["invivo"]["s_per_iter"]
     print(f"authors' TensorFlow, in-vivo: {REFERENCE_S_PER_ITER * 1e3:.0f} ms/iter (from the issue) → "
           f"speed-up {REFERENCE_S_PER_ITER / s:.2f}× (target ≥ 5×)")
@@ -116,6 +136,8 @@ def main(argv=None):
                       "reference_s_per_iter": REFERENCE_S_PER_ITER, "networks": results["invivo"]["networks"],
                       "gflops": round(results["invivo"]["gflops"], 1), "matmul_peak_gflops": round(peak, 1),
                       "floor_s_per_iter": round(floor, 5), "harmonics": args.harmonics,
+                      "tf_s_per_iter": None if tf_s is None else round(tf_s, 5),
+                      "speedup_vs_tf": None if tf_s is None else round(tf_s / s, 3),
                       "depth": args.depth, "width": args.width, "batch": args.batch,
                       "jax_version": jax.__version__}))
 
