@@ -12,8 +12,8 @@ One compiled call runs ``--chunk`` Adam steps (`jax.lax.scan`, fresh residual po
 first (``compile_s``), then timed ``--repeats`` times after ``block_until_ready``; the median per step is
 reported, with the FLOPs of the hidden-layer products (forward, and twice that for the backward pass) and the
 GFLOP/s they reach, next to the rate of that product alone on this CPU (the floor of the step time). The
-reference is the authors' TensorFlow code on this CPU, in-vivo case: 0.10 s per iteration (figure
-given in the issue; TensorFlow is not installed here, so it is not re-run).
+reference is the authors' TensorFlow 1 code on this CPU, in-vivo case: 0.10 s per iteration (figure
+given in the issue; TensorFlow 1 does not install on Python 3.11).
 
     python benchmarks/bench_pinn.py
     python benchmarks/bench_pinn.py --tf-python /path/to/tf-venv/bin/python   # + the TensorFlow peer
