@@ -45,6 +45,8 @@ from cardiojax.oned import (
     run_cycle,
 )
 from cardiojax.oned.simulate import CFL
+from cardiojax.physics.kissas import Y_TEST_X, Y_VESSELS, rel_l2
+from cardiojax.physics.oned import k_from_beta
 from cardiojax.units import Blood
 
 #: Data folder relative to the repository root.
@@ -52,14 +54,10 @@ DATA_DIR = Path("../shared/data/pinn_1d_bloodflow/PredictiveIntelligenceLab_1DBl
 SERIES = ("input_1", "output_2", "output_3", "test_1", "test_2", "test_3")
 COLUMNS = ("Time", "Pressure", "Velocity", "Area", "Flow")
 
-#: The authors' geometry (their script): (name, x_start, x_end (m), A0 (m²), β (Pa/m)).
-VESSELS = (
-    ("vessel_1", 0.0, 0.1703, 1.35676200e-05, 69673881.97),
-    ("vessel_2", 0.1703, 0.1773, 1.81458400e-06, 541788704.42),
-    ("vessel_3", 0.1703, 0.1770, 1.35676200e-05, 69549997.97),
-)
+#: The authors' geometry (their script): (name, x_start, x_end (m), A0 (m²), β (Pa/m)), as the PINN study uses.
+VESSELS = Y_VESSELS
 #: Test points (global x, m) of test_1, test_2, test_3.
-TEST_X = (0.1, 0.176, 0.174)
+TEST_X = Y_TEST_X
 DENSITY = 1000.0
 PERIOD = 3.3
 
@@ -82,11 +80,6 @@ def load_series(data_dir) -> dict[str, np.ndarray]:
         if not np.allclose(arr[:, 0], t):
             raise ValueError(f"{name}: its time column differs from input_1's")
     return out
-
-
-def stiffness(a0: float, beta: float) -> float:
-    """cardiojax's K (Pa) for the law p = β(√A − √A0): K = 0.75·β·√A0."""
-    return 0.75 * beta * np.sqrt(a0)
 
 
 def inflow_period(data: dict[str, np.ndarray], rtol: float = 1e-4) -> float:
@@ -135,7 +128,7 @@ def y_bifurcation_spec(data: dict[str, np.ndarray], *, viscosity: float = 4.5e-3
         length = x1 - x0
         n = max(min_cells, int(round(length * 100.0 * cells_per_cm)))
         r0 = float(np.sqrt(a0 / np.pi))
-        vessels.append(VesselSpec(name, length, r0, r0, {"K": stiffness(a0, beta)}, n_cells=n, p_ref=0.0))
+        vessels.append(VesselSpec(name, length, r0, r0, {"K": float(k_from_beta(beta, a0))}, n_cells=n, p_ref=0.0))
     t = data["input_1"][:, 0]
     q_start = 0.0
     if inlet_start == "periodic":
@@ -161,10 +154,6 @@ def _probe(spec: NetworkSpec, vessel: int, x_local: float):
     f = x_local / dx - 0.5  # cell centres at (i + ½)·dx
     i0 = int(np.clip(np.floor(f), 0, v.n_cells - 2))
     return i0, float(np.clip(f - i0, 0.0, 1.0))
-
-
-def rel_l2(pred, ref) -> float:
-    return float(np.linalg.norm(np.asarray(pred) - ref) / np.linalg.norm(ref))
 
 
 _run_cycle_jit = jax.jit(run_cycle, static_argnums=2)
