@@ -1,0 +1,112 @@
+"""Uncertainty of fitted parameters: the Laplace approximation at the optimum.
+
+With whitened residuals r(z) and J = ∂r/∂z at the optimum ẑ, the Gauss–Newton Hessian H = JᵀJ approximates
+the curvature of the negative log posterior, so z ~ N(ẑ, H⁻¹). Reported:
+
+* standard errors and correlations in z; physical standard errors by the delta method (dθ/dz · sd_z);
+* a central interval for each parameter, ẑ ± k·sd_z mapped through the transform (so it respects bounds and
+  is asymmetric for log parameters); k = 1.96 for 95 %;
+* identifiability: the eigen-decomposition of the correlation-scaled Hessian S⁻¹HS⁻¹ (S = √diag H).
+  When its condition number exceeds ``max_condition``, the eigenvectors of its smallest eigenvalues are the
+  parameter combinations the data do not determine; they are named in a warning (e.g.
+  ``0.71·z[Rp] − 0.70·z[Rd]``, in z: for log parameters, a product or ratio of the physical values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import jax
+import numpy as np
+
+from cardiojax.inverse.objective import Objective
+
+
+class IdentifiabilityWarning(UserWarning):
+    """The data do not determine some parameter combination (ill-conditioned Hessian)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Laplace:
+    """Gaussian approximation of the posterior in z.
+
+    Attributes:
+      labels: one name per entry of z.
+      z: the optimum; theta: physical values there (flat, z's order).
+      cov_z: ``(n, n)`` covariance of z (H⁻¹, pseudo-inverse when singular).
+      sd_z: standard errors of z; sd_theta: physical standard errors (delta method).
+      corr: ``(n, n)`` correlation matrix.
+      condition: condition number of the correlation-scaled Hessian.
+      weak: the poorly determined combinations, each a list of (label, coefficient) pairs
+        (largest coefficients first), empty when well conditioned.
+    """
+
+    labels: tuple[str, ...]
+    z: np.ndarray
+    theta: np.ndarray
+    cov_z: np.ndarray
+    sd_z: np.ndarray
+    sd_theta: np.ndarray
+    corr: np.ndarray
+    condition: float
+    weak: tuple
+    _space: object = dataclasses.field(repr=False, default=None)
+
+    def interval(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Central interval of each physical parameter: ẑ ± k·sd_z through the transform (k from ``level``)."""
+        from scipy.stats import norm
+
+        k = norm.ppf(0.5 + level / 2.0)
+        lo = np.asarray(self._space.physical_vector(self.z - k * self.sd_z))
+        hi = np.asarray(self._space.physical_vector(self.z + k * self.sd_z))
+        return np.minimum(lo, hi), np.maximum(lo, hi)
+
+    def table(self, level: float = 0.95) -> str:
+        """A text table: name, value, standard error, interval."""
+        lo, hi = self.interval(level)
+        rows = [f"{'parameter':<24}{'value':>13}{'std err':>13}{f'{level:.0%} interval':>28}"]
+        for name, v, s, a, b in zip(self.labels, self.theta, self.sd_theta, lo, hi):
+            rows.append(f"{name:<24}{v:>13.5g}{s:>13.4g}   [{a:.5g}, {b:.5g}]")
+        return "\n".join(rows)
+
+
+def describe_combination(combo) -> str:
+    """``0.71·z[Rp] − 0.70·z[Rd]`` for a list of (label, coefficient) pairs."""
+    out = ""
+    for i, (name, c) in enumerate(combo):
+        sign = "−" if c < 0 else ("+" if i else "")
+        out += f"{' ' if i else ''}{sign}{' ' if i else ''}{abs(c):.2f}·z[{name}]"
+    return out
+
+
+def laplace(obj: Objective, z, *, max_condition: float = 1e8, warn: bool = True) -> Laplace:
+    """Laplace approximation at ``z`` (usually a fit's optimum); warns with `IdentifiabilityWarning` when the
+    correlation-scaled Gauss–Newton Hessian has a condition number above ``max_condition``."""
+    z = np.asarray(z, np.float64)
+    jac = np.asarray(jax.jacfwd(obj.residuals)(jax.numpy.asarray(z)), np.float64)
+    h = jac.T @ jac
+    s = np.sqrt(np.maximum(np.diag(h), 1e-300))
+    scaled = h / np.outer(s, s)
+    evals, evecs = np.linalg.eigh(scaled)
+    top = max(evals[-1], 1e-300)
+    condition = float(top / max(evals[0], top * 1e-300)) if evals[0] > 0 else float("inf")
+    cov_scaled = np.linalg.pinv(scaled, rcond=1e-14, hermitian=True)
+    cov = cov_scaled / np.outer(s, s)
+    sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    corr = cov / np.outer(np.maximum(sd, 1e-300), np.maximum(sd, 1e-300))
+    space = obj.space
+    labels = space.labels
+    slope = np.asarray(space.jacobian_diag(jax.numpy.asarray(z)))
+    theta = np.asarray(space.physical_vector(jax.numpy.asarray(z)))
+    weak = []
+    for k in np.nonzero(evals < top / max_condition)[0]:
+        v = evecs[:, k]
+        order = np.argsort(-np.abs(v))
+        keep = [i for i in order if abs(v[i]) >= 0.1 * abs(v[order[0]])]
+        weak.append(tuple((labels[i], float(v[i])) for i in keep))
+    if weak and warn:
+        names = "; ".join(describe_combination(c) for c in weak)
+        warnings.warn(f"the data do not identify {len(weak)} parameter combination(s) (condition number "
+                      f"{condition:.3g} > {max_condition:.3g}): {names}", IdentifiabilityWarning, stacklevel=2)
+    return Laplace(labels, z, theta, cov, sd, np.abs(slope) * sd, corr, condition, tuple(weak), space)
