@@ -33,7 +33,8 @@ class Param:
     Attributes:
       name: key in the dict the model receives.
       transform: one of `TRANSFORMS`.
-      lower, upper: bounds for ``"sigmoid"`` (required there, unused otherwise).
+      lower, upper: bounds for ``"sigmoid"`` (required there, unused otherwise). Values stay in the closed
+        interval [lower, upper]: far out in z the sigmoid rounds to a bound in floating point.
       size: number of values (1: a scalar, passed to the model as a 0-d array).
       prior_mean, prior_sd: optional Gaussian prior on the *physical* value, applied in z through the
         transform's inverse at the mean and its slope there (a log-normal prior for ``"log"``); None: flat.
