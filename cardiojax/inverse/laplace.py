@@ -6,8 +6,10 @@ the curvature of the negative log posterior, so z ~ N(ẑ, H⁻¹). Reported:
 * standard errors and correlations in z; physical standard errors by the delta method (dθ/dz · sd_z);
 * a central interval for each parameter, ẑ ± k·sd_z mapped through the transform (so it respects bounds and
   is asymmetric for log parameters); k = 1.96 for 95 %;
-* identifiability: the eigen-decomposition of the correlation-scaled Hessian S⁻¹HS⁻¹ (S = √diag H).
-  When its condition number exceeds ``max_condition``, the eigenvectors of its smallest eigenvalues are the
+* identifiability (Brun, Reichert & Künsch 2001): with the sensitivity matrix J scaled to unit columns, the
+  collinearity index γ = 1/√λ_min of JᵀJ/‖columns‖² (= S⁻¹HS⁻¹, S = √diag H) says how far the effect of a
+  change in one parameter can be cancelled by the others: γ = 10 means to 10 %. When γ exceeds
+  ``max_collinearity`` (default 20), the eigenvectors of every eigenvalue below 1/max_collinearity² are the
   parameter combinations the data do not determine; they are named in a warning (e.g.
   ``0.71·z[Rp] − 0.70·z[Rd]``, in z: for log parameters, a product or ratio of the physical values).
 """
@@ -38,6 +40,7 @@ class Laplace:
       sd_z: standard errors of z; sd_theta: physical standard errors (delta method).
       corr: ``(n, n)`` correlation matrix.
       condition: condition number of the correlation-scaled Hessian.
+      collinearity: the collinearity index γ (module docstring).
       weak: the poorly determined combinations, each a list of (label, coefficient) pairs
         (largest coefficients first), empty when well conditioned.
     """
@@ -50,6 +53,7 @@ class Laplace:
     sd_theta: np.ndarray
     corr: np.ndarray
     condition: float
+    collinearity: float
     weak: tuple
     _space: object = dataclasses.field(repr=False, default=None)
 
@@ -80,17 +84,20 @@ def describe_combination(combo) -> str:
     return out
 
 
-def laplace(obj: Objective, z, *, max_condition: float = 1e8, warn: bool = True) -> Laplace:
+def laplace(obj: Objective, z, *, max_collinearity: float = 20.0, warn: bool = True) -> Laplace:
     """Laplace approximation at ``z`` (usually a fit's optimum); warns with `IdentifiabilityWarning` when the
-    correlation-scaled Gauss–Newton Hessian has a condition number above ``max_condition``."""
+    collinearity index exceeds ``max_collinearity`` (module docstring)."""
+    if not max_collinearity > 1.0:
+        raise ValueError(f"max_collinearity = {max_collinearity!r}; expected a number > 1")
     z = np.asarray(z, np.float64)
-    jac = np.asarray(jax.jacfwd(obj.residuals)(jax.numpy.asarray(z)), np.float64)
+    jac = np.asarray(jax.jit(jax.jacfwd(obj.residuals))(jax.numpy.asarray(z)), np.float64)
     h = jac.T @ jac
     s = np.sqrt(np.maximum(np.diag(h), 1e-300))
     scaled = h / np.outer(s, s)
     evals, evecs = np.linalg.eigh(scaled)
     top = max(evals[-1], 1e-300)
     condition = float(top / max(evals[0], top * 1e-300)) if evals[0] > 0 else float("inf")
+    collinearity = float(1.0 / np.sqrt(evals[0])) if evals[0] > 0 else float("inf")
     cov_scaled = np.linalg.pinv(scaled, rcond=1e-14, hermitian=True)
     cov = cov_scaled / np.outer(s, s)
     sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
@@ -100,13 +107,14 @@ def laplace(obj: Objective, z, *, max_condition: float = 1e8, warn: bool = True)
     slope = np.asarray(space.jacobian_diag(jax.numpy.asarray(z)))
     theta = np.asarray(space.physical_vector(jax.numpy.asarray(z)))
     weak = []
-    for k in np.nonzero(evals < top / max_condition)[0]:
+    for k in np.nonzero(evals < 1.0 / max_collinearity**2)[0]:
         v = evecs[:, k]
         order = np.argsort(-np.abs(v))
         keep = [i for i in order if abs(v[i]) >= 0.1 * abs(v[order[0]])]
         weak.append(tuple((labels[i], float(v[i])) for i in keep))
     if weak and warn:
         names = "; ".join(describe_combination(c) for c in weak)
-        warnings.warn(f"the data do not identify {len(weak)} parameter combination(s) (condition number "
-                      f"{condition:.3g} > {max_condition:.3g}): {names}", IdentifiabilityWarning, stacklevel=2)
-    return Laplace(labels, z, theta, cov, sd, np.abs(slope) * sd, corr, condition, tuple(weak), space)
+        warnings.warn(f"the data do not identify {len(weak)} parameter combination(s) (collinearity index "
+                      f"{collinearity:.3g} > {max_collinearity:g}): {names}", IdentifiabilityWarning, stacklevel=2)
+    return Laplace(labels, z, theta, cov, sd, np.abs(slope) * sd, corr, condition, collinearity, tuple(weak),
+                   space)

@@ -6,8 +6,9 @@ named ``"<block>.<param>"`` (e.g. ``"RCR_0.Rd"``, ``"branch0_seg0.S"``); it repo
 (e.g. ``"INFLOW:branch0_seg0"``, ``"branch0_seg0:RCR_0"``) — steady (`solve_steady_network`) or over the last
 cardiac cycle of a pulsatile run (`cardiojax.lumped.simulate`, output times of the `Simulation`).
 
-Any other solver is a `Model` built from a traceable ``run(theta) -> {signal: array}`` and an `OutputSpec`;
-see the tests and ``experiments/inverse`` for the 1D, steady-FFR and 3D ones.
+The 1D solver, the steady FFR tree network and the 3D lattice-Boltzmann stenosis are in
+`cardiojax.inverse.solvers`. Any other solver is a `Model` built from a traceable ``run(theta) -> {signal:
+array}`` and an `OutputSpec`.
 """
 
 from __future__ import annotations

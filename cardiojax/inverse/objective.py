@@ -77,7 +77,7 @@ class Objective:
     def synthetic(self, theta: dict, key: jax.Array | None = None) -> Objective:
         """The same objective with data simulated at physical values ``theta``, plus Gaussian noise of the
         observations' σ when ``key`` is given (noise-free otherwise)."""
-        clean = np.asarray(self.predict(jnp.asarray(self.space.to_unconstrained(theta))))
+        clean = np.asarray(jax.jit(self.predict)(jnp.asarray(self.space.to_unconstrained(theta))))
         if key is None:
             return self.with_data(clean)
         noise = np.asarray(jax.random.normal(key, clean.shape, jnp.float64 if clean.dtype == np.float64

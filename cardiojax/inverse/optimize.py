@@ -4,8 +4,9 @@
   pass per parameter, batched — cheap for the handful of parameters an inverse problem has, and memory-free
   through long time-stepping scans). Steps solve the damped, column-scaled problem
   ``[J D⁻¹; √λ I] (D δ) ≈ [−r; 0]`` by QR (Marquardt's scaling D = column norms of J, so the result does not
-  depend on parameter units); λ follows Nielsen's rule (×max(⅓, 1 − (2ρ − 1)³) on success, ×ν, ν ← 2ν on
-  failure, ρ the ratio of actual to predicted decrease). With λ → 0 it is Gauss–Newton.
+  depend on parameter units); λ follows Nielsen's rule (×max(⅒, 1 − (2ρ − 1)³) on success — Nielsen's
+  floor is ⅓, which makes λ recover slowly after early rejections — and ×ν, ν ← 2ν on failure, ρ the ratio of
+  actual to predicted decrease). With λ → 0 it is Gauss–Newton.
 * `adam`: optax Adam on a scalar loss with `jax.value_and_grad`.
 * `lbfgs`: optax L-BFGS with its zoom line search (`optax.value_and_grad_from_state`).
 
@@ -38,7 +39,8 @@ class FitResult(NamedTuple):
       cost: the final objective (½‖r‖² for least squares, the loss otherwise).
       grad_norm: ‖∇cost‖∞ at ``z``.
       iterations: iterations taken.
-      evaluations: objective evaluations (solver runs), a Jacobian of n parameters counted as n.
+      evaluations: objective evaluations (solver runs), a Jacobian of n parameters counted as n (LM
+        evaluates the residual at every trial point and the Jacobian only where a step is taken).
       status: a `STATUS` code.
     """
 
@@ -77,7 +79,7 @@ def _damped_step(r, jac, lam):
 
 
 def levenberg_marquardt(residual_fn: Callable, z0: jax.Array, *, max_iterations: int = 100,
-                        gtol: float = 1e-10, xtol: float = 1e-12, ftol: float = 1e-14,
+                        gtol: float = 1e-10, xtol: float = 1e-10, ftol: float = 1e-12,
                         initial_damping: float = 1e-3) -> FitResult:
     """Minimise ½‖r(z)‖² by Levenberg–Marquardt (see the module docstring).
 
@@ -104,14 +106,15 @@ def levenberg_marquardt(residual_fn: Callable, z0: jax.Array, *, max_iterations:
         cost = 0.5 * r @ r
         delta = _damped_step(r, jac, lam)
         z_new = z + delta
-        r_new, j_new = lin(z_new)
+        r_new = residual_fn(z_new)  # the Jacobian only if the step is taken
         cost_new = 0.5 * r_new @ r_new
         jd = jac @ delta
         predicted = -(r @ jd + 0.5 * jd @ jd)
         rho = (cost - cost_new) / jnp.maximum(predicted, jnp.finfo(dtype).tiny)
         ok = jnp.isfinite(cost_new) & (cost_new <= cost)
-        z2, r2, j2 = (jnp.where(ok, a, b) for a, b in ((z_new, z), (r_new, r), (j_new, jac)))
-        lam2 = jnp.where(ok, lam * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), lam * nu)
+        j2 = lax.cond(ok, lambda: lin(z_new)[1], lambda: jac)
+        z2, r2 = jnp.where(ok, z_new, z), jnp.where(ok, r_new, r)
+        lam2 = jnp.where(ok, lam * jnp.maximum(0.1, 1.0 - (2.0 * rho - 1.0) ** 3), lam * nu)
         nu2 = jnp.where(ok, 2.0, 2.0 * nu)
         grad = jnp.max(jnp.abs(j2.T @ r2))
         small_step = ok & (jnp.linalg.norm(delta) <= xtol * (xtol + jnp.linalg.norm(z)))
@@ -120,7 +123,7 @@ def levenberg_marquardt(residual_fn: Callable, z0: jax.Array, *, max_iterations:
         status = jnp.select(
             [~jnp.isfinite(cost) | (lam2 > 1e30), grad <= gtol, small_step, small_gain, it2 >= max_iterations],
             [5, 1, 2, 3, 4], 0)
-        return z2, r2, j2, lam2, nu2, it2, nfev + n + 1, status.astype(jnp.int32)
+        return z2, r2, j2, lam2, nu2, it2, nfev + 1 + n * ok.astype(jnp.int32), status.astype(jnp.int32)
 
     first_status = jnp.where(jnp.max(jnp.abs(j0.T @ r0)) <= gtol, 1, 0).astype(jnp.int32)
     z, r, jac, _, _, it, nfev, status = lax.while_loop(cond, body, init[:7] + (first_status,))

@@ -276,11 +276,13 @@ def _output_config(cfg: dict, net, entries, fixed, alpha: np.ndarray, settings: 
     return out
 
 
-def calibrate(source, *, max_iterations: int | None = None, xtol: float = 1e-13) -> Calibration:
+def calibrate(source, *, max_iterations: int | None = None, xtol: float = 1e-12) -> Calibration:
     """Calibrate a svZeroDSolver calibration input (path or dict); see the module docstring.
 
-    Runs `levenberg_marquardt` (Jacobian by `jax.jacfwd`) until the parameter step falls below ``xtol``
-    relative to ‖α‖, or ``max_iterations`` (default: the file's ``maximum_iterations``, at least 50) pass.
+    Runs `levenberg_marquardt` (Jacobian by `jax.jacfwd`; initial damping λ₀ = the file's
+    ``initial_damping_factor``, which multiplies diag(JᵀJ) in both codes) until the parameter step falls
+    below ``xtol`` relative to ‖α‖, or ``max_iterations`` (default: the file's ``maximum_iterations``, at
+    least 50) pass.
     This is stricter than svZeroDSolver's rule (gradient below ``tolerance_gradient`` and step below
     ``tolerance_increment``, both absolute in CGS), whose gradient tolerance would stop VMR 0104_0001 with
     stenosis coefficients still 1e-7 away from the optimum.
@@ -290,7 +292,8 @@ def calibrate(source, *, max_iterations: int | None = None, xtol: float = 1e-13)
     iters = max_iterations or max(int(settings["maximum_iterations"]), 50)
 
     def run(a0):
-        return levenberg_marquardt(residual_fn, a0, max_iterations=iters, gtol=0.0, xtol=xtol, ftol=0.0)
+        return levenberg_marquardt(residual_fn, a0, max_iterations=iters, gtol=0.0, xtol=xtol, ftol=0.0,
+                                   initial_damping=float(settings["initial_damping_factor"]))
 
     compiled = jax.jit(run).lower(jnp.asarray(alpha0)).compile()
     t1 = time.perf_counter()

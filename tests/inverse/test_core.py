@@ -263,8 +263,8 @@ def test_prior_pulls_unidentified_parameter():
     obj = objective(model, space, [Observation("pressure", "INFLOW:trunk", [0.0], 0.1 * MMHG)]).synthetic(TRUTH)
     f = fit(obj, {"R1": 1e9, "R2": 1e10})
     assert abs(f.theta["R2"] - 5e9) / 5e9 < 1e-3 and abs(f.theta["R1"] - 2e9) / 2e9 < 1e-3
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    # the data still do not separate R1 from R2 (the prior does): the warning says so, the posterior is finite
+    with pytest.warns(IdentifiabilityWarning, match=r"R1.*R2"):
         la = laplace(obj, f.z)
     assert la.sd_theta[1] == pytest.approx(0.5e9, rel=0.05)  # the posterior of R2 is its prior
 

@@ -27,7 +27,7 @@ def test_vmr0104_recovers_svzerodsolver_optimum(vmr, shared_data):
     assert err["compared"] == 18 * 4 + 3 * 3 + 2 * (2 * 3)  # vessels + the three multi-outlet junctions
     assert err["max_rel"] < 1e-6, err
     assert err["max_abs_zero"] == 0.0  # junction values: exactly 0 as in svZeroDSolver's output
-    assert cal.message == "step tolerance" and int(cal.result.iterations) < 20
+    assert cal.message in ("step tolerance", "cost tolerance") and int(cal.result.iterations) < 20
     assert "y" not in cal.config and "calibration_parameters" not in cal.config
     types = {j["junction_name"]: j["junction_type"] for j in cal.config["junctions"]}
     assert types["J0"] == "BloodVesselJunction" and types["J3"] == "NORMAL_JUNCTION"
