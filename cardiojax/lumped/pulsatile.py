@@ -22,7 +22,8 @@ Newton. The largest final update of the run is reported
 (`Solution.newton_update`, `check_converged`). The scheme is second order in
 Δt. Each step's solve is a `lax.custom_root`, so `jax.grad` differentiates
 through the converged steps by the implicit function theorem (not through
-the Newton iterations), and the steps run in `lax.scan`.
+the Newton iterations), and the steps run in `lax.scan`. For linear networks the tangent solve reuses the run's
+factored Jacobian, so a derivative costs a matrix–vector product per step.
 
 Steady initialisation as in svZeroDSolver (``steady_initial``): the
 steady-mode equations (tables at their mean, RCR with C = 0, coronary
@@ -258,6 +259,8 @@ def step(net: Network, params: Params, state: State, time, dt: float, sim: Simul
         return x, (change, lu)
 
     def tangent_solve(g, b):
+        if sim.linear:  # the step Jacobian is constant: the factored one serves (no gradient through it)
+            return _solve(jax.tree_util.tree_map(lax.stop_gradient, factors), b)
         return _equilibrated_solve(jax.jacfwd(g)(b), b)
 
     ydot, (change, out) = lax.custom_root(f, predictor, newton, tangent_solve, has_aux=True)

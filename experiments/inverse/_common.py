@@ -10,7 +10,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-MMHG = 133.322  # Pa
 
 
 def setup_jax(cache: bool = True) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import MMHG, ROOT, run_rows, save_convergence, setup_jax, write_results  # noqa: E402
+from _common import ROOT, run_rows, save_convergence, setup_jax, write_results  # noqa: E402
 
 from cardiojax.clinical import HyperemiaParams, resting_outlet_resistance  # noqa: E402
 from cardiojax.inverse import (  # noqa: E402
@@ -53,7 +53,7 @@ from cardiojax.inverse.compare import compare, speedup, table, time_to_target  #
 from cardiojax.lumped import poiseuille_resistance, solve_steady, young_tsai  # noqa: E402
 from cardiojax.synth import CoronaryPrior, generate, min_capacity  # noqa: E402
 from cardiojax.tree import reference_radius  # noqa: E402
-from cardiojax.units import Blood  # noqa: E402
+from cardiojax.units import MMHG, Blood  # noqa: E402
 
 TRUTH = {"severity": 0.50, "ratio": 0.24, "Pa": 93.0 * MMHG}
 START = {"severity": 0.30, "ratio": 0.50, "Pa": 90.0 * MMHG}

@@ -38,11 +38,12 @@ from pathlib import Path  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import DATA, MMHG, ROOT, ellipse, run_rows, save_convergence, setup_jax, write_results  # noqa: E402
+from _common import DATA, ROOT, ellipse, run_rows, save_convergence, setup_jax, write_results  # noqa: E402
 
 from cardiojax.inverse import describe_combination, fit, laplace  # noqa: E402
 from cardiojax.inverse.compare import compare, speedup, table, time_to_target  # noqa: E402
 from cardiojax.inverse.problems import total_resistance, windkessel_problem  # noqa: E402
+from cardiojax.units import MMHG  # noqa: E402
 
 VMR = DATA / "hemo_reference" / "svZeroDSolver" / "vmr" / "0104_0001_optimal_from_0d.json"
 DEFAULTS = dict(pts_per_cycle=100, cycles=6, n_pressure=40, nm_evals=8000, fd_evals=3000, lbfgs_iters=100)
