@@ -24,6 +24,10 @@ import numpy as np
 
 from cardiojax.inverse.objective import Objective
 
+#: Eigenvalues of the correlation-scaled Hessian below this times the largest are treated as zero: the
+#: parameters they involve get an infinite standard error (and interval).
+RCOND = 1e-14
+
 
 class IdentifiabilityWarning(UserWarning):
     """The data do not determine some parameter combination (ill-conditioned Hessian)."""
@@ -37,7 +41,8 @@ class Laplace:
       labels: one name per entry of z.
       z: the optimum; theta: physical values there (flat, z's order).
       cov_z: ``(n, n)`` covariance of z (H⁻¹, pseudo-inverse when singular).
-      sd_z: standard errors of z; sd_theta: physical standard errors (delta method).
+      sd_z: standard errors of z (inf for a parameter in a direction nothing constrains, see `RCOND`);
+        sd_theta: physical standard errors (delta method).
       corr: ``(n, n)`` correlation matrix.
       condition: condition number of the correlation-scaled Hessian.
       collinearity: the collinearity index γ (module docstring).
@@ -98,10 +103,15 @@ def laplace(obj: Objective, z, *, max_collinearity: float = 20.0, warn: bool = T
     top = max(evals[-1], 1e-300)
     condition = float(top / max(evals[0], top * 1e-300)) if evals[0] > 0 else float("inf")
     collinearity = float(1.0 / np.sqrt(evals[0])) if evals[0] > 0 else float("inf")
-    cov_scaled = np.linalg.pinv(scaled, rcond=1e-14, hermitian=True)
+    cov_scaled = np.linalg.pinv(scaled, rcond=RCOND, hermitian=True)
     cov = cov_scaled / np.outer(s, s)
     sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    corr = cov / np.outer(np.maximum(sd, 1e-300), np.maximum(sd, 1e-300))
+    null = evecs[:, evals <= RCOND * top]  # directions the data (and priors) do not constrain at all
+    unbounded = np.any(np.abs(null) > 1e-8, axis=1) if null.size else np.zeros(sd.size, bool)
+    sd = np.where(unbounded, np.inf, sd)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(np.outer(np.isfinite(sd) & (sd > 0), np.isfinite(sd) & (sd > 0)),
+                        cov / np.outer(sd, sd), np.nan)
     space = obj.space
     labels = space.labels
     slope = np.asarray(space.jacobian_diag(jax.numpy.asarray(z)))

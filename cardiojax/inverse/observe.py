@@ -79,8 +79,8 @@ class Observation:
         if self.times is not None:
             t = np.atleast_1d(np.asarray(self.times, np.float64))
             if t.shape != v.shape or not np.all(np.isfinite(t)):
-                raise ValueError(f"{where}: times has shape {t.shape}; expected finite times, one per value "
-                                 f"({v.size})")
+                raise ValueError(f"{where}: times = {np.asarray(self.times).tolist()!r}; expected finite times, "
+                                 f"one per value ({v.size})")
             if self.reduce != "none":
                 raise ValueError(f"{where}: times given with reduce = {self.reduce!r}; expected no times")
         object.__setattr__(self, "values", v)
@@ -134,6 +134,8 @@ def compile_observations(observations, spec: OutputSpec) -> ObservationOperator:
         raise ValueError("no observations; expected at least one Observation")
     plan, labels = [], []
     grid = None if spec.times is None else np.asarray(spec.times, np.float64)
+    if grid is not None and (grid.ndim != 1 or grid.size == 0 or not np.all(np.diff(grid) > 0)):
+        raise ValueError(f"the model's output times {grid.tolist()!r}; expected increasing times, s")
     for o in observations:
         where = f"observation of '{o.signal}' at '{o.location}'"
         if o.signal not in spec.signals:
@@ -162,9 +164,13 @@ def compile_observations(observations, spec: OutputSpec) -> ObservationOperator:
                 raise ValueError(f"{where}: time {bad[0]:g} s is outside the model's output times "
                                  f"[{grid[0]:g}, {grid[-1]:g}] s")
             t = np.clip(o.times, grid[0], grid[-1])
-            hi = np.clip(np.searchsorted(grid, t, side="right"), 1, grid.size - 1)
-            lo = hi - 1
-            w = (t - grid[lo]) / (grid[hi] - grid[lo])
+            if grid.size == 1:
+                lo = hi = np.zeros(t.size, int)
+                w = np.zeros(t.size)
+            else:
+                hi = np.clip(np.searchsorted(grid, t, side="right"), 1, grid.size - 1)
+                lo = hi - 1
+                w = (t - grid[lo]) / (grid[hi] - grid[lo])
             plan.append((o.signal, loc, "interp", jnp.asarray(lo), jnp.asarray(hi), jnp.asarray(w)))
             labels += [f"{o.signal}@{o.location} t={ti:.4g} s" for ti in o.times]
     data = np.concatenate([o.values for o in observations])

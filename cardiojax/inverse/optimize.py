@@ -28,7 +28,7 @@ from jax import lax
 
 #: ``FitResult.status`` codes.
 STATUS = {0: "running", 1: "gradient tolerance", 2: "step tolerance", 3: "cost tolerance",
-          4: "iteration limit", 5: "non-finite value"}
+          4: "iteration limit", 5: "non-finite value", 6: "damping limit (no step lowers the cost)"}
 
 
 class FitResult(NamedTuple):
@@ -121,8 +121,8 @@ def levenberg_marquardt(residual_fn: Callable, z0: jax.Array, *, max_iterations:
         small_gain = ok & (cost - cost_new <= ftol * cost)
         it2 = it + 1
         status = jnp.select(
-            [~jnp.isfinite(cost) | (lam2 > 1e30), grad <= gtol, small_step, small_gain, it2 >= max_iterations],
-            [5, 1, 2, 3, 4], 0)
+            [~jnp.isfinite(cost), lam2 > 1e30, grad <= gtol, small_step, small_gain, it2 >= max_iterations],
+            [5, 6, 1, 2, 3, 4], 0)
         return z2, r2, j2, lam2, nu2, it2, nfev + 1 + n * ok.astype(jnp.int32), status.astype(jnp.int32)
 
     first_status = jnp.where(jnp.max(jnp.abs(j0.T @ r0)) <= gtol, 1, 0).astype(jnp.int32)
@@ -148,12 +148,14 @@ def adam(loss_fn: Callable, z0: jax.Array, *, learning_rate: float = 0.05, max_i
     def body(s):
         z, state, v, g, it, _ = s
         upd, state = opt.update(g, state, z)
-        z = optax.apply_updates(z, upd)
-        v2, g2 = vg(z)
+        z2 = optax.apply_updates(z, upd)
+        v2, g2 = vg(z2)
         it = it + 1
-        status = jnp.select([~jnp.isfinite(v2), jnp.max(jnp.abs(g2)) <= gtol,
+        bad = ~jnp.isfinite(v2)  # keep the last finite point
+        status = jnp.select([bad, jnp.max(jnp.abs(g2)) <= gtol,
                              jnp.abs(v - v2) <= ftol * jnp.abs(v), it >= max_iterations], [5, 1, 3, 4], 0)
-        return z, state, v2, g2, it, status.astype(jnp.int32)
+        z2, v2, g2 = jnp.where(bad, z, z2), jnp.where(bad, v, v2), jnp.where(bad, g, g2)
+        return z2, state, v2, g2, it, status.astype(jnp.int32)
 
     s = (z0, opt.init(z0), v0, g0, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
     z, _, v, g, it, status = lax.while_loop(cond, body, s)
@@ -177,14 +179,16 @@ def lbfgs(loss_fn: Callable, z0: jax.Array, *, max_iterations: int = 200, gtol: 
         z, state, _, it, nfev, _ = s
         v, g = vg(z, state=state)
         upd, state = opt.update(g, state, z, value=v, grad=g, value_fn=loss_fn)
-        z = optax.apply_updates(z, upd)
+        z2 = optax.apply_updates(z, upd)
         it = it + 1
         ls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
         v_new = optax.tree_utils.tree_get(state, "value")
         g_new = optax.tree_utils.tree_get(state, "grad")
-        status = jnp.select([~jnp.isfinite(v_new), jnp.max(jnp.abs(g_new)) <= gtol,
+        bad = ~jnp.isfinite(v_new)  # keep the last finite point
+        status = jnp.select([bad, jnp.max(jnp.abs(g_new)) <= gtol,
                              jnp.abs(v - v_new) <= ftol * jnp.abs(v), it >= max_iterations], [5, 1, 3, 4], 0)
-        return z, state, v_new, it, (nfev + 1 + ls).astype(jnp.int32), status.astype(jnp.int32)
+        z2, v_new = jnp.where(bad, z, z2), jnp.where(bad, v, v_new)
+        return z2, state, v_new, it, (nfev + 1 + ls).astype(jnp.int32), status.astype(jnp.int32)
 
     state = opt.init(z0)
     zero = jnp.zeros((), jnp.int32)
@@ -197,7 +201,8 @@ def lbfgs(loss_fn: Callable, z0: jax.Array, *, max_iterations: int = 200, gtol: 
 def multistart(optimiser: Callable, z0s: jax.Array) -> tuple[FitResult, FitResult]:
     """Run ``optimiser(z0)`` from every row of ``z0s`` in one `jax.vmap`; returns (best, all).
 
-    The best run is the finite one with the lowest cost.
+    The best run is the finite one with the lowest cost. Under `vmap` the Levenberg–Marquardt Jacobian is
+    formed at rejected trial points too (a `lax.cond` becomes a select), which ``evaluations`` does not count.
     """
     runs = jax.vmap(optimiser)(jnp.asarray(z0s))
     cost = jnp.where(jnp.isfinite(runs.cost), runs.cost, jnp.inf)

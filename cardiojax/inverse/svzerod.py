@@ -168,6 +168,8 @@ def _layout(net, cfg: dict, settings: dict):
                 start = given.get(file_key, 0.0)
                 if group.kind == "vessel_junction" and src.get("junction_type") != "BloodVesselJunction":
                     start = 0.0
+                if key == "S" and not settings["calibrate_stenosis_coefficient"]:
+                    start = 0.0  # as svZeroDSolver: no stenosis term in the fit (and 0 in the output)
                 free = (key != "S" or settings["calibrate_stenosis_coefficient"]) and (
                     chosen is None or file_key in chosen)
                 outs = [None] if group.kind == "vessel" else list(range(group.n_out))
@@ -221,9 +223,10 @@ def _params_builder(net, entries, fixed):
 def calibration_residual(source):
     """The calibration problem of a svZeroDSolver calibration input (path or dict).
 
-    Returns ``(residual_fn, alpha0, labels, settings)``: ``residual_fn(alpha) -> (n_times·n_eq,)`` the
-    stacked vessel and junction equations at every time point (CGS), ``alpha0`` the start values from the
-    file, ``labels`` the parameter names.
+    Returns ``(residual_fn, alpha0, labels, settings, layout)``: ``residual_fn(alpha) -> (n_times·n_eq,)``
+    the stacked vessel and junction equations at every time point (CGS), ``alpha0`` the start values from
+    the file, ``labels`` the parameter names, ``settings`` the calibration parameters with defaults, and
+    ``layout`` = (config, network, free entries, fixed entries) for writing the result.
     """
     cfg = _load(source)
     settings = _settings(cfg)
@@ -283,7 +286,8 @@ def calibrate(source, *, max_iterations: int | None = None, xtol: float = 1e-12)
     ``initial_damping_factor``, which multiplies diag(JᵀJ) in both codes) until the parameter step falls
     below ``xtol`` relative to ‖α‖, or ``max_iterations`` (default: the file's ``maximum_iterations``, at
     least 50) pass.
-    This is stricter than svZeroDSolver's rule (gradient below ``tolerance_gradient`` and step below
+    (A step that does not lower the cost at all also stops it: "cost tolerance".) This is stricter than
+    svZeroDSolver's rule (gradient below ``tolerance_gradient`` and step below
     ``tolerance_increment``, both absolute in CGS), whose gradient tolerance would stop VMR 0104_0001 with
     stenosis coefficients still 1e-7 away from the optimum.
     """

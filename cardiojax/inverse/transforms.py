@@ -33,8 +33,9 @@ class Param:
     Attributes:
       name: key in the dict the model receives.
       transform: one of `TRANSFORMS`.
-      lower, upper: bounds for ``"sigmoid"`` (required there, unused otherwise). Values stay in the closed
-        interval [lower, upper]: far out in z the sigmoid rounds to a bound in floating point.
+      lower, upper: bounds for ``"sigmoid"`` (required there, unused otherwise). Values never leave
+        [lower, upper]; far out in z the sigmoid rounds to a bound itself in floating point, and such a
+        value cannot be passed back as a start (`check_value` wants one strictly inside).
       size: number of values (1: a scalar, passed to the model as a 0-d array).
       prior_mean, prior_sd: optional Gaussian prior on the *physical* value, applied in z through the
         transform's inverse at the mean and its slope there (a log-normal prior for ``"log"``); None: flat.
@@ -154,17 +155,6 @@ class ParamSpace:
             out[p.name] = v[..., 0] if p.size == 1 else v
         return out
 
-    def to_vector(self, theta: Mapping[str, object]) -> jax.Array:
-        """Physical values (a dict) → the flat physical vector θ in z's order (no transform)."""
-        missing = [n for n in self.names if n not in theta]
-        if missing:
-            raise ValueError(f"missing parameter values {missing}; expected every one of {self.names}")
-        parts = []
-        for p in self.params:
-            v = jnp.asarray(theta[p.name])
-            parts.append(v.reshape(v.shape[: v.ndim - (p.size > 1)] + (p.size,)))
-        return jnp.concatenate(parts, axis=-1)
-
     def physical_vector(self, z: jax.Array) -> jax.Array:
         """θ = g(z) as a flat vector in z's order."""
         return jnp.concatenate([forward(p, z[..., s]) for p, s in self._slices()], axis=-1)
@@ -177,11 +167,12 @@ class ParamSpace:
         parts = []
         for p in self.params:
             v = np.asarray(theta[p.name], np.float64)
-            if v.shape not in ((), (p.size,)) and v.shape[-1:] != (p.size,) and p.size > 1:
-                raise ValueError(f"parameter '{p.name}': value of shape {v.shape}; expected ({p.size},)")
-            z = inverse(p, v)
-            parts.append(z[..., None] if p.size == 1 else z)
-        return np.concatenate(parts, axis=-1)
+            expected = ((), (1,)) if p.size == 1 else ((p.size,),)
+            if v.shape not in expected:
+                raise ValueError(f"parameter '{p.name}': value of shape {v.shape}; expected "
+                                 f"{'a scalar' if p.size == 1 else f'shape ({p.size},)'}")
+            parts.append(inverse(p, v).reshape(p.size))
+        return np.concatenate(parts)
 
     def jacobian_diag(self, z: jax.Array) -> jax.Array:
         """dθ/dz per entry (the transforms act element-wise, so the Jacobian is diagonal)."""

@@ -274,3 +274,31 @@ def test_model_spec_steady_locations():
     spec = lumped_model(net, params, {"R1": "OUT1.R"}).spec
     assert spec.times is None and "INFLOW:trunk" in spec.locations and "right:OUT2" in spec.locations
     assert isinstance(spec, OutputSpec)
+
+
+def test_edge_cases_named_or_unbounded():
+    """A parameter with no effect gets an infinite standard error; shapes and time grids are checked."""
+    def run(theta):
+        t = jnp.linspace(0.0, 1.0, 11)
+        return {"y": (theta["a"] * jnp.exp(-theta["k"] * t) + 0.0 * theta["c"])[:, None]}
+
+    model = Model(run, OutputSpec(("y",), ("x",), tuple(np.linspace(0.0, 1.0, 11))))
+    space = ParamSpace.of(("a", "log"), ("k", "log"), ("c", "log"))
+    obj = objective(model, space, [Observation("y", "x", np.zeros(6), 0.01, times=np.linspace(0, 1, 6))])
+    obj = obj.synthetic({"a": 2.0, "k": 1.5, "c": 1.0})
+    f = fit(obj, {"a": 1.0, "k": 1.0, "c": 1.0})
+    with pytest.warns(IdentifiabilityWarning, match=r"z\[c\]"):
+        la = laplace(obj, f.z)
+    assert np.isinf(la.sd_z[2]) and np.all(np.isfinite(la.sd_z[:2]))
+    assert np.isnan(la.corr[2, 0]) and la.corr[0, 0] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="parameter 'a': value of shape \\(2,\\); expected a scalar"):
+        space.to_unconstrained({"a": [1.0, 2.0], "k": 1.0, "c": 1.0})
+    vec = ParamSpace((Param("v", "log", size=3),))
+    with pytest.raises(ValueError, match="parameter 'v'.*expected shape \\(3,\\)"):
+        vec.to_unconstrained({"v": 2.0})
+    one = Model(run, OutputSpec(("y",), ("x",), (0.5,)))
+    op = objective(one, space, [Observation("y", "x", [0.0], 1.0, times=[0.5])]).operator
+    assert float(op.predict({"y": jnp.array([[3.0]])})[0]) == 3.0
+    with pytest.raises(ValueError, match="expected increasing times"):
+        objective(Model(run, OutputSpec(("y",), ("x",), (0.0, 1.0, 1.0))), space,
+                  [Observation("y", "x", [0.0], 1.0, times=[0.5])])

@@ -85,3 +85,14 @@ def test_cli_calibrate(shared_data, tmp_path, capsys):
     assert err["max_rel"] < 1e-6
     assert main(["calibrate", str(tmp_path / "missing.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_stenosis_off_fits_without_the_files_coefficients(vmr):
+    """calibrate_stenosis_coefficient = false: S is 0 in the fit, as in the output (svZeroDSolver)."""
+    a = copy.deepcopy(vmr)
+    a["calibration_parameters"]["calibrate_stenosis_coefficient"] = False
+    b = copy.deepcopy(a)
+    for v in b["vessels"]:
+        v["zero_d_element_values"]["stenosis_coefficient"] = 0.5
+    ra, rb = calibrate(a).config, calibrate(b).config
+    assert parameter_errors(rb, ra)["max_rel"] < 1e-9
