@@ -60,7 +60,7 @@ def save_tree_figure(path: str | os.PathLike, trees: list[tuple[VesselTree, np.n
         lines = draw_tree(ax, tree, v_in, v_out, vmin, vmax)
         ax.set_title(title, fontsize=9)
     fig.colorbar(lines, ax=axes[0].tolist(), label=label, shrink=0.8, extend="min")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_ffr_histogram(path: str | os.PathLike, outlet_ffr: np.ndarray, tree_min_ffr: np.ndarray,
@@ -77,7 +77,7 @@ def save_ffr_histogram(path: str | os.PathLike, outlet_ffr: np.ndarray, tree_min
     ax.set_ylabel("count")
     ax.legend(fontsize=8)
     ax.set_title("Steady hyperemic FFR")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_waveforms(path: str | os.PathLike, net, solution, max_vessels: int = 8) -> None:
@@ -102,12 +102,17 @@ def save_waveforms(path: str | os.PathLike, net, solution, max_vessels: int = 8)
     ax_q.set_xlabel("time (s)")
     ax_p.legend(fontsize=7, ncol=2)
     ax_p.set_title("Pulsatile 0D: reported waveforms")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> None:
+def save_figure(fig: Figure, path: str | os.PathLike, tight: bool = False) -> None:
+    """Write ``fig`` as a PNG (130 dpi) atomically: a temporary file renamed into place, never a half-written
+    one. ``tight``: apply ``tight_layout`` first."""
+    if tight:
+        fig.tight_layout()
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fig.savefig(fh, format="png", dpi=130)
+
 
 
 def save_oned_waveforms(path: str | os.PathLike, names, cycle, max_vessels: int = 8) -> None:
@@ -130,4 +135,4 @@ def save_oned_waveforms(path: str | os.PathLike, names, cycle, max_vessels: int 
     ax_q.set_xlabel("time in the last cycle (s)")
     ax_p.legend(fontsize=7, ncol=2)
     ax_p.set_title("1D: last cardiac cycle")
-    _save(fig, path)
+    save_figure(fig, path)

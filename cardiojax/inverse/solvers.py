@@ -46,7 +46,7 @@ from cardiojax.lumped.tree_steady import NEWTON_ITERATIONS
 from cardiojax.oned.model import NetworkSpec, OneDModel
 from cardiojax.oned.simulate import Stepping, choose_substeps, initial_state, run_cycle, run_cycles
 from cardiojax.threed import geometry, lbm, sparse
-from cardiojax.threed.case import StenosisCase, _probe_weights
+from cardiojax.threed.case import StenosisCase, probe_weights
 from cardiojax.threed.lattice import CS2
 from cardiojax.tree.ops import require_single
 from cardiojax.tree.vessel_tree import VesselTree
@@ -308,7 +308,7 @@ def _lbm_setup(case: StenosisCase, max_severity: float, reference_severity: floa
     lat = sparse.build(params)
     cells = np.asarray(lat.cells)
     up, down = case.probes
-    w = [jnp.asarray(_probe_weights(~solid, x / case.dx).reshape(-1)[cells], dtype) for x in (up, down)]
+    w = [jnp.asarray(probe_weights(~solid, x / case.dx).reshape(-1)[cells], dtype) for x in (up, down)]
     return lat, sparse.from_dense(lat, f0), w, units, shape
 
 

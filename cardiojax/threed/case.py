@@ -159,7 +159,7 @@ def choose_units(dx, nu, rho, u_max, dp=0.0, tau=None, mach=MAX_MACH, drho_max=D
     return units
 
 
-def _probe_weights(fluid: np.ndarray, x_index: float) -> np.ndarray:
+def probe_weights(fluid: np.ndarray, x_index: float) -> np.ndarray:
     """(nx, ny, nz) weights whose sum with a field is its fluid section mean at the fractional slice
     ``x_index`` (linear between the two neighbouring slices)."""
     i0 = min(int(math.floor(x_index)), fluid.shape[0] - 2)
@@ -456,7 +456,7 @@ class StenosisCase:
         lbm.check_params(units.tau, solid)
         fluid = ~solid
         up, down = self.probes
-        w_up, w_down = _probe_weights(fluid, up / self.dx), _probe_weights(fluid, down / self.dx)
+        w_up, w_down = probe_weights(fluid, up / self.dx), probe_weights(fluid, down / self.dx)
         if init == "developed":
             f0, ramp = self.developed_state(solid, radius_fn, units, dtype), 0
         else:

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from matplotlib.figure import Figure
+
+from cardiojax.io.files import atomic_path
+from cardiojax.plot import save_figure
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -36,12 +40,8 @@ def run_rows(runs: dict, target: float, errors=None) -> dict:
 
 def save_convergence(path: Path, runs: dict, target: float, title: str) -> None:
     """Best loss so far against wall time (log–log), one line per method, and the common target."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     floor = min(float(np.min(r.trace_loss)) for r in runs.values())
     for m, r in runs.items():
         ax.step(np.maximum(r.trace_s, 1e-4), r.trace_loss - 0.999 * floor, where="post", label=m)
@@ -49,9 +49,7 @@ def save_convergence(path: Path, runs: dict, target: float, title: str) -> None:
     ax.set(xscale="log", yscale="log", xlabel="wall time, s (compilation excluded)",
            ylabel="loss − 0.999 × best loss", title=title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, tight=True)
 
 
 def ellipse(ax, mean, cov, level: float = 0.95, **kw) -> None:
@@ -68,5 +66,6 @@ def ellipse(ax, mean, cov, level: float = 0.95, **kw) -> None:
 
 def write_results(out_dir: Path, name: str, results: dict) -> None:
     """``<name>.json`` in ``out_dir`` and the same as one JSON line on stdout (last line)."""
-    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1, default=float))
+    with atomic_path(out_dir / f"{name}.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1, default=float))
     print(json.dumps(results, default=float))

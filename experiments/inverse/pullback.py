@@ -37,6 +37,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import ROOT, run_rows, save_convergence, setup_jax, write_results  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from cardiojax.clinical import HyperemiaParams, resting_outlet_resistance  # noqa: E402
 from cardiojax.inverse import (  # noqa: E402
@@ -51,6 +52,7 @@ from cardiojax.inverse import (  # noqa: E402
 )
 from cardiojax.inverse.compare import compare, speedup, table, time_to_target  # noqa: E402
 from cardiojax.lumped import poiseuille_resistance, solve_steady, young_tsai  # noqa: E402
+from cardiojax.plot import save_figure  # noqa: E402
 from cardiojax.synth import CoronaryPrior, generate, min_capacity  # noqa: E402
 from cardiojax.tree import reference_radius  # noqa: E402
 from cardiojax.units import MMHG, Blood  # noqa: E402
@@ -184,16 +186,12 @@ def coverage(obj, z_true, z0, n: int, seed: int = 10) -> dict:
 
 
 def save_fit_png(path, obj, info, z_fit, spacing_fine=0.5e-3):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     tree, lesion = info["tree"], info["lesion"]
     s, seg, u = pullback_points(tree, info["path"], spacing_fine)
     run = jax.jit(make_run(tree, lesion, info["r_rest"], seg, u))
     space = obj.space
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     curves = ((START, "start", dict(color="0.6", ls=":")), (TRUTH, "truth", dict(color="k", lw=3, alpha=0.3)),
               ({k: float(v) for k, v in space.to_physical(jnp.asarray(z_fit)).items()}, "fit (LM)",
                dict(color="C3")))
@@ -212,22 +210,16 @@ def save_fit_png(path, obj, info, z_fit, spacing_fine=0.5e-3):
     ax.set(xlabel="distance from the ostium along the LAD, mm", ylabel="pressure, mmHg",
            title="hyperemic pressure pull-back (FFR at the last reading)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, tight=True)
 
 
 def save_posterior_png(path, obj, post, truth_ffr, n=2000):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     draws = np.random.default_rng(1).multivariate_normal(post.z, post.cov_z, n)
     theta = jax.vmap(obj.space.physical_vector)(jnp.asarray(draws))
     theta = np.asarray(theta)
     ffr = np.asarray(jax.jit(jax.vmap(distal_ffr(obj)))(jnp.asarray(draws)))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.3))
+    fig = Figure(figsize=(14, 4.3))
+    axes = fig.subplots(1, 3)
     for ax, (i, j, xl, yl, fx, fy) in zip(axes[:2], [(0, 1, "severity", "hyperemic resistance ratio", 1, 1),
                                                      (0, 2, "severity", "aortic pressure, mmHg", 1, 1 / MMHG)]):
         ax.plot(theta[:, i] * fx, theta[:, j] * fy, ".", ms=2, alpha=0.3, color="C3", label="Laplace draws")
@@ -242,9 +234,7 @@ def save_posterior_png(path, obj, post, truth_ffr, n=2000):
     ax.axvline(0.80, color="0.5", ls="--", label="0.80 cut-off")
     ax.set(xlabel="distal FFR", ylabel="density", title="FFR implied by the posterior")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, tight=True)
 
 
 def main(argv=None):

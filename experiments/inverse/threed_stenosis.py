@@ -35,9 +35,11 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from matplotlib.figure import Figure
 
 from cardiojax.inverse import Observation, ParamSpace, fit, laplace, objective
 from cardiojax.inverse.solvers import stenosis_lbm_model
+from cardiojax.plot import save_figure
 from cardiojax.threed import StenosisCase
 from cardiojax.threed.lattice import CS2
 
@@ -140,12 +142,8 @@ def main(argv=None):
 
 
 def _plot(path, curve, dps, args, s):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     ax.plot(curve, dps, "o-", label="model ΔP (Brinkman lesion)")
     ax.axhline(s["noisy"]["data_pa"], color="gray", ls=":", label=f"noisy datum (σ = {args.noise:.0%})")
     ax.axvline(args.truth, color="k", ls="--", label=f"truth {args.truth}")
@@ -154,9 +152,7 @@ def _plot(path, curve, dps, args, s):
     ax.set_xlabel("diameter stenosis")
     ax.set_ylabel("ΔP (Pa)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, tight=True)
 
 
 def _table(s):

@@ -39,10 +39,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import DATA, ROOT, ellipse, run_rows, save_convergence, setup_jax, write_results  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from cardiojax.inverse import describe_combination, fit, laplace  # noqa: E402
 from cardiojax.inverse.compare import compare, speedup, table, time_to_target  # noqa: E402
 from cardiojax.inverse.problems import total_resistance, windkessel_problem  # noqa: E402
+from cardiojax.plot import save_figure  # noqa: E402
 from cardiojax.units import MMHG  # noqa: E402
 
 VMR = DATA / "hemo_reference" / "svZeroDSolver" / "vmr" / "0104_0001_optimal_from_0d.json"
@@ -121,18 +123,14 @@ def total_r_interval(post, labels, level_k=1.96):
 
 
 def save_fit_png(path, pb, z_fit):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     obj, spec = pb.objective, pb.model.spec
     outputs = jax.jit(obj.outputs)
     op = obj.operator
     inlet = op.observations[0]
     t = np.asarray(spec.times)
     loc = spec.locations.index(inlet.location)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw=dict(width_ratios=[1.6, 1]))
+    fig = Figure(figsize=(11, 4.2))
+    (a1, a2) = fig.subplots(1, 2, gridspec_kw=dict(width_ratios=[1.6, 1]))
     for z, label, style in ((pb.z_start(), "start", dict(color="0.6", ls=":")),
                             (pb.z_truth(), "truth", dict(color="k", lw=2.5, alpha=0.35)),
                             (z_fit, "fit (LM)", dict(color="C3"))):
@@ -153,22 +151,16 @@ def save_fit_png(path, pb, z_fit):
     a2.set_xticks(x, names)
     a2.set(ylabel="mean outlet flow, mL/s", title="outlet mean flows")
     a2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, tight=True)
 
 
 def save_posterior_png(path, pb, post, data_only, spectra):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = list(post.labels)
     truth = np.array([pb.truth[k] for k in labels])
     start = np.array([pb.start[k] for k in labels])
     lo, hi = post.interval(0.95)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5), gridspec_kw=dict(width_ratios=[1.3, 1, 1]))
+    fig = Figure(figsize=(15, 5))
+    axes = fig.subplots(1, 3, gridspec_kw=dict(width_ratios=[1.3, 1, 1]))
     ax = axes[0]
     y = np.arange(len(labels))[::-1]
     ax.hlines(y, start * np.exp(-1.96) / truth, start * np.exp(1.96) / truth, color="0.85", lw=6, label="prior 95 %")
@@ -200,9 +192,7 @@ def save_posterior_png(path, pb, post, data_only, spectra):
     ax.set(xlabel="eigenvalue index", ylabel="eigenvalue / largest",
            title="correlation-scaled Gauss–Newton Hessian")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, tight=True)
 
 
 def main(argv=None):
