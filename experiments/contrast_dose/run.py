@@ -10,7 +10,7 @@ reference: the low-dose input, the classical baseline (linear HU rescaling of th
 enhanced region + non-local means) and the CycleGAN. Writes ``results.json``, ``comparison_f*.png``,
 ``losses.png`` and the generator checkpoints to ``--output``; prints a table and, last, one JSON line.
 
-    python experiments/contrast_dose/run.py --output runs/contrast_dose          # default, ~15 min on 2 cores
+    python experiments/contrast_dose/run.py --output runs/contrast_dose          # default, ~18 min on 2 cores
     python experiments/contrast_dose/run.py --quick --output runs/contrast_dose  # ~2 min smoke run
 
 The JSON line's ``psnr_low``, ``psnr_restored``, ``ssim_restored``, ``aorta_hu_err`` and ``psnr_baseline``
@@ -48,7 +48,7 @@ DATA = ROOT.parent / "shared" / "data"
 FOV_M = 0.36  # field of view, m (128 px → 2.8 mm pixels)
 BASELINE_H = (5.0, 10.0, 20.0, 35.0, 50.0)  # HU: NLM strengths tried for the classical baseline
 
-DEFAULTS = dict(n_train=192, n_test=32, n_real_train=48, n_real_test=16, size=128, crop=64, steps=3000,
+DEFAULTS = dict(n_train=192, n_test=32, n_real_train=96, n_real_test=16, size=128, crop=64, steps=5000,
                 ngf=16, ndf=16, blocks=9, batch=2)
 QUICK = dict(n_train=24, n_test=8, n_real_train=8, n_real_test=4, size=64, crop=48, steps=120,
              ngf=8, ndf=8, blocks=3, batch=1)
@@ -88,7 +88,7 @@ def parse_args(argv=None):
     p.add_argument("--distractors", type=int, default=3,
                    help="enhanced non-blood organs (each present with probability ½) added to every training slice "
                    "(`anatomy.add_enhanced_tissue`; 0: none)")
-    p.add_argument("--vessels", type=int, default=2,
+    p.add_argument("--vessels", type=int, default=4,
                    help="vessels (discs of radius 4–14 mm, each present with probability ½) inserted into every "
                    "training slice's soft tissue (`anatomy.insert_vessels`; 0: none)")
     p.add_argument("--identity-weight", type=float, default=0.0,
