@@ -1,7 +1,7 @@
 """TensorFlow peer of the PINN training-step benchmark (run by `bench_pinn.py` through a subprocess, with any python
 that has TensorFlow 2, e.g. ``pip install tensorflow-cpu`` in a separate venv):
 
-    python benchmarks/_tf_pinn.py --depth 7 --width 100 --batch 1024 --steps 20 --threads 2
+    python benchmarks/_tf_pinn.py --depth 6 --width 100 --batch 1024 --steps 20 --threads 2
 
 It rebuilds the training step of Kissas et al.'s in-vivo PINN (their ``Real/pinn_ns_bif.py``; written anew here,
 the same computation in TensorFlow 2 graph mode): 4 tanh networks [2, width × depth, 3] (Xavier init), outputs
@@ -25,7 +25,7 @@ import tensorflow as tf
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--depth", type=int, default=7)
+    ap.add_argument("--depth", type=int, default=6, help="hidden layers (the authors' in-vivo network: 6)")
     ap.add_argument("--width", type=int, default=100)
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=20)

@@ -1,12 +1,16 @@
 """1D PINN training step: time per Adam iteration on the Kissas et al. (2020) configurations.
 
-Configurations (both with the authors' networks of 7 hidden layers × 100 tanh units per vessel and a residual
+Configurations (both with the authors' tanh networks of 100 units per layer, one per vessel, and a residual
 batch of 1024 points per vessel, all measurements and the junctions in every step, float32; inputs with the
 study's 16 time harmonics, which only widen the first layer):
 
 * ``invivo``: the in-vivo aorta (4 networks: aorta1, carotid, aorta3, aorta4; 2 junctions; 800-sample
-  measurements) — the configuration of the issue's "4 networks of 7 × 100, batch 1024";
-* ``ybif``: the Y-bifurcation (3 networks, 1 junction, 413-sample measurements).
+  measurements), 6 hidden layers as the authors' in-vivo script (``layers = [2, 100 × 6, 3]``) — the
+  configuration of their 0.10 s per iteration and of the issue's "4 networks ..., batch 1024";
+* ``ybif``: the Y-bifurcation (3 networks, 1 junction, 413-sample measurements), 7 hidden layers as the
+  authors' Y-bifurcation script (``layers = [2, 100 × 7, 3]``).
+
+``--depth`` sets both to the same depth.
 
 One compiled call runs ``--chunk`` Adam steps (`jax.lax.scan`, fresh residual points each step); it is compiled
 first (``compile_s``), then timed ``--repeats`` times after ``block_until_ready``; the median per step is
@@ -42,6 +46,7 @@ from flax import nnx
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 REFERENCE_S_PER_ITER = 0.10
+AUTHORS_DEPTH = {"invivo": 6, "ybif": 7}  # hidden layers of the authors' networks in each case
 
 
 def time_case(case, depth: int, width: int, batch: int, chunk: int, repeats: int, harmonics: int) -> dict:
@@ -92,7 +97,8 @@ def matmul_peak(width: int, rows: int = 8192, nets: int = 4, repeats: int = 20) 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--depth", type=int, default=7)
+    ap.add_argument("--depth", type=int, default=None,
+                    help="hidden layers of both configurations (default: the authors' 6 in-vivo, 7 Y-bifurcation)")
     ap.add_argument("--width", type=int, default=100)
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--chunk", type=int, default=50, help="Adam steps per compiled call")
@@ -106,10 +112,11 @@ def main(argv=None):
     from cardiojax.physics import kissas
 
     results = {}
+    depths = {name: args.depth or d for name, d in AUTHORS_DEPTH.items()}
     for name, loader in (("invivo", kissas.invivo_aorta), ("ybif", kissas.y_bifurcation)):
-        r = time_case(loader(SHARED), args.depth, args.width, args.batch, args.chunk, args.repeats, args.harmonics)
+        r = time_case(loader(SHARED), depths[name], args.width, args.batch, args.chunk, args.repeats, args.harmonics)
         results[name] = r
-        print(f"{name:7s} {r['networks']} networks × {args.depth}×{args.width}, batch {args.batch}: "
+        print(f"{name:7s} {r['networks']} networks × {depths[name]}×{args.width}, batch {args.batch}: "
               f"{r['s_per_iter'] * 1e3:.1f} ms/iter (compile {r['compile_s']:.1f} s, {r['rows_per_step']} network "
               f"rows per step, {r['gflop_per_step']:.2f} GFLOP in the hidden products → {r['gflops']:.0f} GFLOP/s)")
     peak = matmul_peak(args.width)
@@ -118,7 +125,7 @@ def main(argv=None):
           f"{floor * 1e3:.0f} ms at that rate")
     tf_s = None
     if args.tf_python:
-        cmd = [args.tf_python, str(Path(__file__).with_name("_tf_pinn.py")), "--depth", str(args.depth),
+        cmd = [args.tf_python, str(Path(__file__).with_name("_tf_pinn.py")), "--depth", str(depths["invivo"]),
                "--width", str(args.width), "--batch", str(args.batch), "--threads", "2"]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         if done.returncode != 0:
@@ -138,7 +145,7 @@ def main(argv=None):
                       "floor_s_per_iter": round(floor, 5), "harmonics": args.harmonics,
                       "tf_s_per_iter": None if tf_s is None else round(tf_s, 5),
                       "speedup_vs_tf": None if tf_s is None else round(tf_s / s, 3),
-                      "depth": args.depth, "width": args.width, "batch": args.batch,
+                      "depth": depths["invivo"], "depth_ybif": depths["ybif"], "width": args.width, "batch": args.batch,
                       "jax_version": jax.__version__}))
 
 
