@@ -112,7 +112,7 @@ def main(argv=None):
     from cardiojax.physics import kissas
 
     results = {}
-    depths = {name: args.depth or d for name, d in AUTHORS_DEPTH.items()}
+    depths = {name: d if args.depth is None else args.depth for name, d in AUTHORS_DEPTH.items()}
     for name, loader in (("invivo", kissas.invivo_aorta), ("ybif", kissas.y_bifurcation)):
         r = time_case(loader(SHARED), depths[name], args.width, args.batch, args.chunk, args.repeats, args.harmonics)
         results[name] = r

@@ -84,8 +84,7 @@ def config_for(s, steps, depth=None):
     from cardiojax.physics import LossWeights, PINNConfig
 
     return PINNConfig(depth=s["depth"] if depth is None else depth, width=s["width"], batch=s["batch"],
-                      adam_steps=steps,
-                      lbfgs_steps=s["lbfgs"], chunk=min(250, max(steps, 1)), seed=s["seed"],
+                      adam_steps=steps, lbfgs_steps=s["lbfgs"], chunk=min(250, max(steps, 1)), seed=s["seed"],
                       time_harmonics=s["harmonics"], weights=LossWeights(1.0, s["residual_weight"], 1.0, 1.0))
 
 
