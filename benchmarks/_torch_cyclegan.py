@@ -13,9 +13,12 @@ generators and for the discriminators, and ImagePool(50) of past fakes for the d
 One timed step is the reference ``CycleGANModel.optimize_parameters()`` on a batch of one pair of random float32
 images in [-1, 1] of shape (1, 1, size, size) (fixed seed): forward, generator update with the discriminators
 frozen, then discriminator update. After ``torch.set_num_threads(threads)`` it runs 2 warm-up steps, then times
-``--steps`` steps with ``time.perf_counter`` (torch on CPU is synchronous). The last stdout line is one JSON object
-with the median / mean step seconds, the first warm-up step, the configuration and the parameter counts of one
-generator and one discriminator (so the JAX side can check it built the same architecture).
+``--steps`` steps with ``time.perf_counter`` (torch on CPU is synchronous), with the minor page faults and kernel CPU
+seconds of each step (``getrusage``). Then it times ``--steps`` passes of one generator alone (forward + backward,
+gradients of the parameters and the input, batch 1; after 2 warm-up passes). The last stdout line is one JSON object
+with the median / mean step seconds, the first warm-up step, the generator pass, the page faults and system time per
+step, the configuration and the parameter counts of one generator and one discriminator (so the JAX side can check
+it built the same architecture).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import time
 
@@ -185,6 +189,19 @@ def n_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+def generator_pass_s(net: nn.Module, image: torch.Tensor, repeats: int) -> float:
+    """Median time of one generator's forward + backward (parameter and input gradients), after 2 warm-ups."""
+    times = []
+    for i in range(repeats + 2):
+        x = image.clone().requires_grad_(True)
+        net.zero_grad()
+        t = time.perf_counter()
+        net(x).sum().backward()
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=256, help="image side in pixels")
@@ -210,16 +227,24 @@ def main() -> None:
         t = time.perf_counter()
         model.optimize_parameters(real_a, real_b)
         warm.append(time.perf_counter() - t)
-    times = []
+    times, faults, sys_s = [], [], []
     for _ in range(args.steps):
-        t = time.perf_counter()
+        r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         loss_g = model.optimize_parameters(real_a, real_b)
         times.append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        faults.append(r1.ru_minflt - r0.ru_minflt)
+        sys_s.append(r1.ru_stime - r0.ru_stime)
+    g_pass = generator_pass_s(model.G_A, real_a, args.steps)
     print(f"torch CycleGAN step: size {args.size}, ngf {args.ngf}, ndf {args.ndf}, blocks {args.blocks}, "
           f"threads {args.threads}; steps {[round(s, 3) for s in times]} s; warm-up {[round(s, 3) for s in warm]} s; "
+          f"one generator pass {g_pass:.3f} s; {statistics.median(faults):,.0f} page faults and "
+          f"{statistics.median(sys_s):.2f} s system time per step; "
           f"loss_G {loss_g:.4f}, loss_D_A {float(model.loss_D_A):.4f}, loss_D_B {float(model.loss_D_B):.4f}")
     print(json.dumps({"torch_step_s": round(statistics.median(times), 4),
                       "torch_step_mean_s": round(statistics.fmean(times), 4), "torch_warmup_s": round(warm[0], 4),
+                      "torch_g_pass_s": round(g_pass, 4), "torch_page_faults_per_step": int(statistics.median(faults)),
+                      "torch_sys_s_per_step": round(statistics.median(sys_s), 3),
                       "size": args.size, "ngf": args.ngf, "ndf": args.ndf, "blocks": args.blocks,
                       "threads": args.threads, "steps": args.steps, "nc": args.nc, "torch_version": torch.__version__,
                       "generator_params": n_params(model.G_A), "discriminator_params": n_params(model.D_A),

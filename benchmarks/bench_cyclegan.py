@@ -6,7 +6,17 @@ cycle weight 10, identity 0.5, image pool 50, Adam 2e-4 (β1 = 0.5). One step = 
 discriminators update. The parameter counts of both sides are printed and must agree.
 
 JAX side: the whole step is one jit-compiled function; it is compiled first (``compile_s``), then ``--steps``
-steps are timed after ``block_until_ready`` and the median is reported. The PyTorch side
+steps are timed after ``block_until_ready`` and the median is reported.
+
+To show where the time goes, both sides also report:
+
+* ``g_pass_s`` / ``torch_g_pass_s``: one generator's forward + backward (gradients of the parameters and the
+  input, batch 1) on its own, median of ``--steps``; a step holds six such image passes (G_A and G_B on the real
+  image, on the other generator's output and, for the identity loss, on the other domain's image);
+* ``page_faults_per_step`` / ``torch_page_faults_per_step`` and ``sys_s_per_step`` / ``torch_sys_s_per_step``
+  (``getrusage``: minor page faults and kernel CPU seconds per timed step). XLA allocates the step's scratch
+  memory (``temp_gb``) afresh at every call, and the kernel maps and zeroes it page by page; torch's allocator
+  keeps its memory between steps. The PyTorch side
 (`_torch_cyclegan.py`, torch 2.13.0 CPU) runs in the same invocation as a subprocess of ``--torch-python``
 (default: this interpreter; ``pip install 'cardiojax[torch]' --index-url https://download.pytorch.org/whl/cpu``
 or any venv with torch) with the same thread count, after 2 warm-up steps.
@@ -31,6 +41,7 @@ if "--no-ynn" not in sys.argv:
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -58,18 +69,38 @@ def jax_side(args) -> dict:
     t0 = time.perf_counter()
     step = gan._step.lower(state, batch).compile()
     compile_s = time.perf_counter() - t0
-    times = []
+    times, faults, sys_s = [], [], []
     for i in range(args.steps + 1):  # the first (warm-up) step is not timed
-        t0 = time.perf_counter()
+        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         state, losses = step(state, batch)
         jax.block_until_ready((state, losses))
+        t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         if i:
-            times.append(time.perf_counter() - t0)
+            times.append(t1 - t0)
+            faults.append(r1.ru_minflt - r0.ru_minflt)
+            sys_s.append(r1.ru_stime - r0.ru_stime)
     g = nnx.merge(gan.g_def, state.g_a)
     d = nnx.merge(gan.d_def, state.d_a)
     return {"step_s": statistics.median(times), "step_times": [round(t, 3) for t in times],
             "compile_s": compile_s, "generator_params": count_params(g), "discriminator_params": count_params(d),
-            "loss_G": float(losses["generator"])}
+            "loss_G": float(losses["generator"]), "g_pass_s": generator_pass_s(gan, state, batch["a"], args.steps),
+            "page_faults_per_step": statistics.median(faults), "sys_s_per_step": statistics.median(sys_s),
+            "temp_gb": step.memory_analysis().temp_size_in_bytes / 1e9}
+
+
+def generator_pass_s(gan: CycleGAN, state, image, repeats: int) -> float:
+    """Median time of one generator's forward + backward (parameter and input gradients), batch 1."""
+    def loss(params, x):
+        return jnp.sum(nnx.merge(gan.g_def, params)(x))
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(state.g_a, image).compile()
+    jax.block_until_ready(grad(state.g_a, image))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(grad(state.g_a, image))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def torch_side(args) -> dict:
@@ -106,7 +137,9 @@ def main(argv=None) -> dict:
     ours = jax_side(args)
     print(f"cardiojax: compile {ours['compile_s']:.1f} s, steps {ours['step_times']} s "
           f"(median {ours['step_s']:.3f} s), G params {ours['generator_params']:,}, "
-          f"D params {ours['discriminator_params']:,}", flush=True)
+          f"D params {ours['discriminator_params']:,}; one generator pass {ours['g_pass_s']:.3f} s; "
+          f"{ours['page_faults_per_step']:,.0f} page faults and {ours['sys_s_per_step']:.2f} s system time "
+          f"per step (scratch {ours['temp_gb']:.2f} GB)", flush=True)
     peer = torch_side(args)
     same = (peer["generator_params"], peer["discriminator_params"]) == (ours["generator_params"],
                                                                          ours["discriminator_params"])
@@ -116,6 +149,13 @@ def main(argv=None) -> dict:
         "step_s": round(ours["step_s"], 4),
         "torch_step_s": round(peer["torch_step_s"], 4),
         "speedup_vs_torch": round(peer["torch_step_s"] / ours["step_s"], 3),
+        "g_pass_s": round(ours["g_pass_s"], 4),
+        "torch_g_pass_s": round(peer["torch_g_pass_s"], 4),
+        "page_faults_per_step": int(ours["page_faults_per_step"]),
+        "torch_page_faults_per_step": int(peer["torch_page_faults_per_step"]),
+        "sys_s_per_step": round(ours["sys_s_per_step"], 3),
+        "torch_sys_s_per_step": round(peer["torch_sys_s_per_step"], 3),
+        "temp_gb": round(ours["temp_gb"], 3),
         "compile_s": round(ours["compile_s"], 2),
         "torch_warmup_s": round(peer["torch_warmup_s"], 2),
         "size": args.size, "ngf": args.ngf, "ndf": args.ndf, "blocks": args.blocks, "batch": 1,
