@@ -6,7 +6,10 @@ cycle weight 10, identity 0.5, image pool 50, Adam 2e-4 (β1 = 0.5). One step = 
 discriminators update. The parameter counts of both sides are printed and must agree.
 
 JAX side: the whole step is one jit-compiled function; it is compiled first (``compile_s``), then ``--steps``
-steps are timed after ``block_until_ready`` and the median is reported.
+steps are timed after ``block_until_ready`` and the median is reported. The PyTorch side
+(`_torch_cyclegan.py`, torch 2.13.0 CPU) runs in the same invocation as a subprocess of ``--torch-python``
+(default: this interpreter; ``pip install 'cardiojax[torch]' --index-url https://download.pytorch.org/whl/cpu``
+or any venv with torch) with the same thread count, after 2 warm-up steps.
 
 To show where the time goes, both sides also report:
 
@@ -16,10 +19,7 @@ To show where the time goes, both sides also report:
 * ``page_faults_per_step`` / ``torch_page_faults_per_step`` and ``sys_s_per_step`` / ``torch_sys_s_per_step``
   (``getrusage``: minor page faults and kernel CPU seconds per timed step). XLA allocates the step's scratch
   memory (``temp_gb``) afresh at every call, and the kernel maps and zeroes it page by page; torch's allocator
-  keeps its memory between steps. The PyTorch side
-(`_torch_cyclegan.py`, torch 2.13.0 CPU) runs in the same invocation as a subprocess of ``--torch-python``
-(default: this interpreter; ``pip install 'cardiojax[torch]' --index-url https://download.pytorch.org/whl/cpu``
-or any venv with torch) with the same thread count, after 2 warm-up steps.
+  keeps its memory between steps.
 
 XLA flags: this entry point sets ``--xla_cpu_experimental_ynn_fusion_type=dot`` (YNNPACK for dots and
 convolutions on CPU) unless XLA_FLAGS is already set; ``--no-ynn`` measures without it.
@@ -85,7 +85,13 @@ def jax_side(args) -> dict:
             "compile_s": compile_s, "generator_params": count_params(g), "discriminator_params": count_params(d),
             "loss_G": float(losses["generator"]), "g_pass_s": generator_pass_s(gan, state, batch["a"], args.steps),
             "page_faults_per_step": statistics.median(faults), "sys_s_per_step": statistics.median(sys_s),
-            "temp_gb": step.memory_analysis().temp_size_in_bytes / 1e9}
+            "temp_gb": scratch_gb(step)}
+
+
+def scratch_gb(compiled) -> float | None:
+    """Size of the compiled step's scratch (temporary) buffer, GB (None if the backend does not say)."""
+    stats = compiled.memory_analysis()
+    return None if stats is None else stats.temp_size_in_bytes / 1e9
 
 
 def generator_pass_s(gan: CycleGAN, state, image, repeats: int) -> float:
@@ -139,7 +145,7 @@ def main(argv=None) -> dict:
           f"(median {ours['step_s']:.3f} s), G params {ours['generator_params']:,}, "
           f"D params {ours['discriminator_params']:,}; one generator pass {ours['g_pass_s']:.3f} s; "
           f"{ours['page_faults_per_step']:,.0f} page faults and {ours['sys_s_per_step']:.2f} s system time "
-          f"per step (scratch {ours['temp_gb']:.2f} GB)", flush=True)
+          f"per step (scratch {'?' if ours['temp_gb'] is None else format(ours['temp_gb'], '.2f')} GB)", flush=True)
     peer = torch_side(args)
     same = (peer["generator_params"], peer["discriminator_params"]) == (ours["generator_params"],
                                                                          ours["discriminator_params"])
@@ -155,7 +161,7 @@ def main(argv=None) -> dict:
         "torch_page_faults_per_step": int(peer["torch_page_faults_per_step"]),
         "sys_s_per_step": round(ours["sys_s_per_step"], 3),
         "torch_sys_s_per_step": round(peer["torch_sys_s_per_step"], 3),
-        "temp_gb": round(ours["temp_gb"], 3),
+        "temp_gb": None if ours["temp_gb"] is None else round(ours["temp_gb"], 3),
         "compile_s": round(ours["compile_s"], 2),
         "torch_warmup_s": round(peer["torch_warmup_s"], 2),
         "size": args.size, "ngf": args.ngf, "ndf": args.ndf, "blocks": args.blocks, "batch": 1,
