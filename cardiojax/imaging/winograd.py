@@ -1,0 +1,150 @@
+"""Winograd convolution F(4×4, 3×3): the 3×3 stride-1 convolution of the ResNet blocks with 2.25× fewer products.
+
+Lavin & Gray 2016 ("Fast algorithms for convolutional neural networks"): the output is cut into 4×4 tiles; each
+tile needs the 6×6 input tile d around it (input tiles overlap by 2, stride 4) and is
+
+    Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+
+per pair of input and output channels, with the 3×3 kernel g and the constant matrices Bᵀ (6×6), G (6×3) and
+Aᵀ (4×6) of the interpolation points 0, ±1, ±2, ∞. The sum over input channels of the element-wise product is, for
+each of the 36 tile frequencies, one matrix product (tiles × C_in) · (C_in × C_out): 36 products per 16 outputs
+instead of 9 · 16 = 144. The transforms are sums of shifted slices (no products), so the forward pass and the
+hand-written backward pass (the input gradient through the transposed transforms, the kernel gradient as the 36
+products Vᵀ·∂M) run on the GEMM kernels: on this CPU a 3×3 convolution 256 → 256 channels on 64×64 pixels takes
+about half the time of XLA's direct convolution, forward + backward.
+
+The result is the same linear map as `jax.lax.conv_general_dilated` (``padding="VALID"``, NHWC, HWIO); the
+transforms' constants (up to 8 and 1/24) make the round-off larger: about 1e-5 relative in float32, 1e-15 in
+float64 (tested).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+TILE = 4  # output tile side m; input tiles are m + 2 = 6 wide
+_BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
+       (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1))
+_G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
+      (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
+_AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
+
+
+def _transpose(matrix):
+    return tuple(zip(*matrix))
+
+
+def _combine(matrix, parts):
+    """``[Σ_k matrix[i][k] · parts[k] for each row i]`` for a small constant matrix (zeros skipped, ±1 kept)."""
+    out = []
+    for row in matrix:
+        acc = None
+        for c, p in zip(row, parts):
+            if c == 0:
+                continue
+            term = p if c == 1 else (-p if c == -1 else c * p)
+            acc = term if acc is None else acc + term
+        out.append(acc)
+    return out
+
+
+def _tiles(x, axis: int, n: int):
+    """The 6 offsets of ``n`` overlapping 6-wide tiles with stride 4 along ``axis``: 6 arrays with ``n`` there."""
+    return [jax.lax.slice_in_dim(x, k, k + TILE * (n - 1) + 1, TILE, axis) for k in range(TILE + 2)]
+
+
+def _untile(parts, axis: int, size: int):
+    """Adjoint of `_tiles`: add the 6 offset arrays back at their positions along ``axis`` (length ``size``).
+
+    Position 4j + q receives offset q of tile j and, for q < 2, offset q + 4 of tile j − 1.
+    """
+    n = parts[0].shape[axis]
+
+    def shift(p, lo, hi):
+        cfg = [(0, 0, 0)] * p.ndim
+        cfg[axis] = (lo, hi, 0)
+        return jax.lax.pad(p, jnp.zeros((), p.dtype), cfg)
+
+    phases = [shift(parts[0], 0, 1) + shift(parts[4], 1, 0), shift(parts[1], 0, 1) + shift(parts[5], 1, 0),
+              shift(parts[2], 0, 1), shift(parts[3], 0, 1)]
+    y = jnp.stack(phases, axis=axis + 1)
+    shape = list(parts[0].shape)
+    shape[axis] = TILE * (n + 1)
+    return jax.lax.slice_in_dim(y.reshape(shape), 0, size, 1, axis)
+
+
+def _filter_transform(w):
+    """(3, 3, C_in, C_out) kernel → (36, C_in, C_out): G g Gᵀ for every channel pair."""
+    u = []
+    for row in _combine(_G, [w[k] for k in range(3)]):
+        u += _combine(_G, [row[k] for k in range(3)])
+    return jnp.stack(u)
+
+
+def _input_transform(x, t: int, s: int):
+    """(B, 4t + 2, 4s + 2, C) → (36, B·t·s, C): Bᵀ d B for every input tile and channel."""
+    b, c = x.shape[0], x.shape[-1]
+    v = []
+    for row in _combine(_BT, _tiles(x, 1, t)):
+        v += _combine(_BT, _tiles(row, 2, s))
+    return jnp.stack(v).reshape(36, b * t * s, c)
+
+
+@jax.custom_vjp
+def _conv_tiled(x, w):
+    return _conv_tiled_fwd(x, w)[0]
+
+
+def _conv_tiled_fwd(x, w):
+    b, hh, ww, c = x.shape
+    co = w.shape[-1]
+    t, s = (hh - 2) // TILE, (ww - 2) // TILE
+    v = _input_transform(x, t, s)
+    u = _filter_transform(w)
+    m = jnp.einsum("pnc,pco->pno", v, u).reshape(6, 6, b, t, s, co)
+    rows = _combine(_AT, [m[k] for k in range(6)])  # 4 × (6, b, t, s, co)
+    y = jnp.stack([jnp.stack(_combine(_AT, [r[k] for k in range(6)])) for r in rows])  # (4, 4, b, t, s, co)
+    # residuals: the transformed kernel and input (recomputing the input transform in the backward pass instead
+    # is slower here and does not shrink XLA's scratch)
+    return y.transpose(2, 3, 0, 4, 1, 5).reshape(b, TILE * t, TILE * s, co), (x.shape, u, v)
+
+
+def _conv_tiled_bwd(res, dy):
+    (b, hh, ww, c), u, v = res
+    co = u.shape[-1]
+    t, s = (hh - 2) // TILE, (ww - 2) // TILE
+    d = dy.reshape(b, t, TILE, s, TILE, co)
+    dm = []
+    for row in _combine(_transpose(_AT), [d[:, :, r] for r in range(TILE)]):  # 6 × (b, t, s, 4, co)
+        dm += _combine(_transpose(_AT), [row[:, :, :, q] for q in range(TILE)])
+    dm = jnp.stack(dm).reshape(36, b * t * s, co)
+    dv = jnp.einsum("pno,pco->pnc", dm, u).reshape(6, 6, b, t, s, c)
+    du = jnp.einsum("pnc,pno->pco", v, dm).reshape(6, 6, c, co)
+    dw = jnp.stack([jnp.stack(_combine(_transpose(_G), [r[k] for k in range(6)]))
+                    for r in _combine(_transpose(_G), [du[k] for k in range(6)])])  # (3, 3, c, co)
+    cols = [_untile(_combine(_transpose(_BT), [dv[a, k] for k in range(6)]), 2, ww) for a in range(6)]
+    dx = _untile(_combine(_transpose(_BT), cols), 1, hh)
+    return dx, dw
+
+
+_conv_tiled.defvjp(_conv_tiled_fwd, _conv_tiled_bwd)
+
+
+def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
+    """3×3 convolution, stride 1, no padding (``VALID``): ``(B, H, W, C_in) × (3, 3, C_in, C_out) → (B, H − 2,
+    W − 2, C_out)``, NHWC / HWIO as `jax.lax.conv_general_dilated`, by Winograd F(4×4, 3×3) (module docstring).
+
+    Outputs whose sides are not multiples of 4 are computed on a zero-extended input and cropped. Differentiable
+    (custom VJP: the backward pass is Winograd too).
+    """
+    if x.ndim != 4 or w.shape[:2] != (3, 3) or w.ndim != 4 or w.shape[2] != x.shape[-1]:
+        raise ValueError(f"conv3x3: input {x.shape}, kernel {w.shape}; expected (B, H, W, C) and (3, 3, C, C_out)")
+    h, wd = x.shape[1] - 2, x.shape[2] - 2
+    if h < 1 or wd < 1:
+        raise ValueError(f"conv3x3: input {x.shape}; expected H, W ≥ 3 pixels")
+    ph, pw = -h % TILE, -wd % TILE
+    if ph or pw:
+        y = _conv_tiled(jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0))), w)
+        return y[:, :h, :wd]
+    return _conv_tiled(x, w)

@@ -1,0 +1,65 @@
+"""Winograd F(4×4, 3×3): the same map and the same gradients as the direct convolution."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cardiojax.imaging.winograd import conv3x3
+
+
+def _direct(x, w):
+    return jax.lax.conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _inputs(shape, cout, dtype):
+    kx, kw, kg = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, shape, dtype)
+    w = 0.2 * jax.random.normal(kw, (3, 3, shape[-1], cout), dtype)
+    g = jax.random.normal(kg, (shape[0], shape[1] - 2, shape[2] - 2, cout), dtype)
+    return x, w, g
+
+
+# (10, 10): output 8 × 8, whole tiles; (9, 13): output 7 × 11, zero-extended to 8 × 12 and cropped; batch 2
+@pytest.mark.parametrize("shape", [(1, 10, 10, 3), (2, 9, 13, 4)])
+def test_equals_direct_convolution_and_its_gradients_in_float64(shape):
+    x, w, g = _inputs(shape, 5, jnp.float64)  # tests run in float64 (conftest)
+    y, vjp = jax.vjp(conv3x3, x, w)
+    y_ref, vjp_ref = jax.vjp(_direct, x, w)
+    assert y.shape == y_ref.shape
+    np.testing.assert_allclose(y, y_ref, rtol=0, atol=1e-13 * float(jnp.max(jnp.abs(y_ref))))
+    for got, ref in zip(vjp(g), vjp_ref(g)):
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13 * float(jnp.max(jnp.abs(ref))))
+
+
+def test_gradient_against_finite_differences():
+    x, w, g = _inputs((1, 6, 7, 2), 3, jnp.float64)
+    dx = jax.random.normal(jax.random.key(1), x.shape, jnp.float64)
+    dw = jax.random.normal(jax.random.key(2), w.shape, jnp.float64)
+
+    def f(x, w):
+        return jnp.sum(g * jnp.tanh(conv3x3(x, w)))
+
+    gx, gw = jax.grad(f, argnums=(0, 1))(x, w)
+    eps = 1e-6
+    fd = (f(x + eps * dx, w + eps * dw) - f(x - eps * dx, w - eps * dw)) / (2 * eps)
+    np.testing.assert_allclose(jnp.sum(gx * dx) + jnp.sum(gw * dw), fd, rtol=1e-8)
+
+
+def test_float32_round_off_stays_small():
+    # the transforms' constants (up to 8 and 1/24) cost some digits: bound the relative error in float32
+    x, w, g = _inputs((1, 18, 18, 32), 32, jnp.float32)
+    y, vjp = jax.vjp(conv3x3, x, w)
+    y_ref, vjp_ref = jax.vjp(_direct, x, w)
+    for got, ref in zip((y, *vjp(g)), (y_ref, *vjp_ref(g))):
+        assert float(jnp.max(jnp.abs(got - ref)) / jnp.max(jnp.abs(ref))) < 1e-4
+
+
+def test_bad_shapes_are_rejected():
+    x = jnp.zeros((1, 8, 8, 3))
+    with pytest.raises(ValueError, match="expected \\(B, H, W, C\\) and \\(3, 3, C, C_out\\)"):
+        conv3x3(x, jnp.zeros((3, 3, 4, 2)))
+    with pytest.raises(ValueError, match="H, W ≥ 3"):
+        conv3x3(jnp.zeros((1, 2, 8, 3)), jnp.zeros((3, 3, 3, 2)))
