@@ -19,7 +19,7 @@ The architecture follows the reference implementation (Zhu et al. 2017; junyanz/
   doubling the width (max 8·ndf) with instance norm, a stride-1 conv (8·ndf), and a stride-1 conv to one
   channel: each output pixel sees a 70×70 patch of the input when ``n_layers = 3``.
 
-The residual blocks' 3×3 convolutions run as Winograd F(4×4, 3×3) (`cardiojax.imaging.winograd`), the strided and
+The residual blocks' large 3×3 convolutions run as Winograd F(4×4, 3×3) (`cardiojax.imaging.winograd`), the strided and
 transposed convolutions in space-to-depth and sub-pixel form (`DownConv`, `UpConv`): the same maps as the reference
 layers, arranged for XLA's CPU kernels.
 
@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from cardiojax.imaging.winograd import conv3x3
+from cardiojax.imaging.winograd import conv3x3, winograd_pays
 
 _INIT = nnx.initializers.normal(0.02)
 _EPS = 1e-5  # instance-norm epsilon of torch.nn.InstanceNorm2d
@@ -206,8 +206,9 @@ class UpConv(nnx.Module):
 class ResnetBlock(nnx.Module):
     """x + IN(conv3(pad(ReLU(IN(conv3(pad(x))))))).
 
-    The 3×3 convolutions (``conv1``, ``conv2``: their kernel and bias) are computed by Winograd F(4×4, 3×3)
-    (`cardiojax.imaging.winograd.conv3x3`: the same map, about 2× faster forward + backward on CPU).
+    Large 3×3 convolutions (``conv1``, ``conv2``: their kernel and bias) are computed by Winograd F(4×4, 3×3)
+    (`cardiojax.imaging.winograd.conv3x3`: the same map, about 2× faster forward + backward on CPU where
+    `winograd_pays`, e.g. at 256² px with ngf 64), small ones directly.
     """
 
     def __init__(self, dim: int, rngs: nnx.Rngs):
@@ -216,6 +217,8 @@ class ResnetBlock(nnx.Module):
 
     @staticmethod
     def _conv(conv: nnx.Conv, x):
+        if not winograd_pays(x.shape, conv.out_features):
+            return conv(x)
         return conv3x3(x, conv.kernel[...].astype(x.dtype)) + conv.bias[...].astype(x.dtype)
 
     def __call__(self, x):

@@ -11,7 +11,9 @@ each of the 36 tile frequencies, one matrix product (tiles × C_in) · (C_in × 
 instead of 9 · 16 = 144. The transforms are sums of shifted slices (no products), so the forward pass and the
 hand-written backward pass (the input gradient through the transposed transforms, the kernel gradient as the 36
 products Vᵀ·∂M) run on the GEMM kernels: on this CPU a 3×3 convolution 256 → 256 channels on 64×64 pixels takes
-about half the time of XLA's direct convolution, forward + backward.
+about half the time of XLA's direct convolution, forward + backward. Small convolutions do not gain
+(`winograd_pays`), and the unrolled transforms make compiling slower (the reference CycleGAN step: about 60 s
+instead of 10 s).
 
 The result is the same linear map as `jax.lax.conv_general_dilated` (``padding="VALID"``, NHWC, HWIO); the
 transforms' constants (up to 8 and 1/24) make the round-off larger: about 1e-5 relative in float32, 1e-15 in
@@ -129,6 +131,26 @@ def _conv_tiled_bwd(res, dy):
 
 
 _conv_tiled.defvjp(_conv_tiled_fwd, _conv_tiled_bwd)
+
+
+MIN_TILES = 256      # matrix rows of the 36 products (B · tiles); fewer: the products are too small to pay
+MIN_FLOP = 1e9       # direct-convolution FLOPs of the forward pass
+
+
+def winograd_pays(x_shape: tuple[int, ...], c_out: int) -> bool:
+    """Whether `conv3x3` beats XLA's direct convolution for an input of ``x_shape`` (B, H, W, C_in) and ``c_out``
+    output channels, on this CPU inside a training step.
+
+    Measured (forward + backward, one convolution, 2 cores): 64² px 256 → 256 channels 1.8× faster, 64² px
+    128 → 128 1.6×, but 32² px 256 → 256 0.9× and 16² px 256 → 256 0.6× (few tiles: small products). Small
+    convolutions that win on their own (16² px 64 → 64: 1.9×) lose inside a whole CycleGAN step (0.88× at
+    64² px, ngf 16): the many small transform operations cost more than the products save. So Winograd is
+    used from ``MIN_TILES`` tiles and ``MIN_FLOP`` FLOPs (the ResNet blocks of the 256² reference CycleGAN,
+    ngf 64: 4.8 GFLOP per convolution).
+    """
+    b, h, w, c = x_shape
+    tiles = b * -(-(h - 2) // TILE) * -(-(w - 2) // TILE)
+    return tiles >= MIN_TILES and 2.0 * b * (h - 2) * (w - 2) * 9 * c * c_out >= MIN_FLOP
 
 
 def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:

@@ -6,8 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
-from cardiojax.imaging.winograd import conv3x3
+from cardiojax.imaging import networks
+from cardiojax.imaging.winograd import conv3x3, winograd_pays
 
 
 def _direct(x, w):
@@ -63,3 +65,18 @@ def test_bad_shapes_are_rejected():
         conv3x3(x, jnp.zeros((3, 3, 4, 2)))
     with pytest.raises(ValueError, match="H, W ≥ 3"):
         conv3x3(jnp.zeros((1, 2, 8, 3)), jnp.zeros((3, 3, 3, 2)))
+
+
+def test_used_only_where_it_pays():
+    assert winograd_pays((1, 66, 66, 256), 256)       # the 256² reference CycleGAN's ResNet blocks (ngf 64)
+    assert not winograd_pays((2, 18, 18, 64), 64)     # the study's 64² crops (ngf 16)
+    assert not winograd_pays((1, 34, 34, 256), 256)   # too few tiles
+
+
+def test_resnet_block_with_winograd_equals_the_direct_block(monkeypatch):
+    block = networks.ResnetBlock(4, nnx.Rngs(0))
+    block.conv1.bias[...] = jnp.arange(4.0, dtype=jnp.float32)
+    x = jax.random.normal(jax.random.key(0), (2, 10, 11, 4), jnp.float64)
+    direct = block(x)  # small: direct convolutions
+    monkeypatch.setattr(networks, "winograd_pays", lambda *args: True)
+    np.testing.assert_allclose(block(x), direct, rtol=0, atol=1e-12)
