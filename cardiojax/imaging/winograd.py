@@ -133,24 +133,24 @@ def _conv_tiled_bwd(res, dy):
 _conv_tiled.defvjp(_conv_tiled_fwd, _conv_tiled_bwd)
 
 
-MIN_TILES = 256      # matrix rows of the 36 products (B · tiles); fewer: the products are too small to pay
-MIN_FLOP = 1e9       # direct-convolution FLOPs of the forward pass
+MIN_TILES = 256     # matrix rows of the 36 products (B · tiles)
+MIN_CHANNELS = 128  # their inner and outer sizes (C_in, C_out)
 
 
 def winograd_pays(x_shape: tuple[int, ...], c_out: int) -> bool:
     """Whether `conv3x3` beats XLA's direct convolution for an input of ``x_shape`` (B, H, W, C_in) and ``c_out``
-    output channels, on this CPU inside a training step.
+    output channels, on this CPU inside a training step: at least ``MIN_TILES`` tiles and ``MIN_CHANNELS`` input
+    and output channels, so that the 36 products are large enough for the GEMM kernels.
 
-    Measured (forward + backward, one convolution, 2 cores): 64² px 256 → 256 channels 1.8× faster, 64² px
-    128 → 128 1.6×, but 32² px 256 → 256 0.9× and 16² px 256 → 256 0.6× (few tiles: small products). Small
-    convolutions that win on their own (16² px 64 → 64: 1.9×) lose inside a whole CycleGAN step (0.88× at
-    64² px, ngf 16): the many small transform operations cost more than the products save. So Winograd is
-    used from ``MIN_TILES`` tiles and ``MIN_FLOP`` FLOPs (the ResNet blocks of the 256² reference CycleGAN,
-    ngf 64: 4.8 GFLOP per convolution).
+    Measured (forward + backward of one convolution, 2 cores): 64² px 256 → 256 channels 1.8× faster, 64² px
+    128 → 128 1.6×, but 32² px 256 → 256 (64 tiles) 0.9× and 16² px 256 → 256 0.6×. With 64 channels a single
+    convolution gains (16² px, batch 2: 1.9×) but a whole CycleGAN step at 64² px, ngf 16 loses (0.88×): the
+    many small transform operations cost more than the products save. So the 256² reference CycleGAN (ngf 64:
+    256 channels on 64² px in its ResNet blocks) uses Winograd, the study's 64² crops (ngf 16) do not.
     """
     b, h, w, c = x_shape
     tiles = b * -(-(h - 2) // TILE) * -(-(w - 2) // TILE)
-    return tiles >= MIN_TILES and 2.0 * b * (h - 2) * (w - 2) * 9 * c * c_out >= MIN_FLOP
+    return tiles >= MIN_TILES and min(c, c_out) >= MIN_CHANNELS
 
 
 def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:

@@ -69,7 +69,8 @@ def test_bad_shapes_are_rejected():
 
 def test_used_only_where_it_pays():
     assert winograd_pays((1, 66, 66, 256), 256)       # the 256² reference CycleGAN's ResNet blocks (ngf 64)
-    assert not winograd_pays((2, 18, 18, 64), 64)     # the study's 64² crops (ngf 16)
+    assert not winograd_pays((2, 18, 18, 64), 64)     # the study's 64² crops (ngf 16) ...
+    assert not winograd_pays((72, 18, 18, 64), 64)    # ... also when restoring many windows at once
     assert not winograd_pays((1, 34, 34, 256), 256)   # too few tiles
 
 
