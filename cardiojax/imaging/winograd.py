@@ -1,4 +1,4 @@
-"""Winograd convolution F(4×4, 3×3): the 3×3 stride-1 convolution of the ResNet blocks with 2.25× fewer products.
+"""Winograd convolution F(4×4, 3×3): the 3×3 stride-1 convolution of the ResNet blocks with 4× fewer products.
 
 Lavin & Gray 2016 ("Fast algorithms for convolutional neural networks"): the output is cut into 4×4 tiles; each
 tile needs the 6×6 input tile d around it (input tiles overlap by 2, stride 4) and is
@@ -11,9 +11,9 @@ each of the 36 tile frequencies, one matrix product (tiles × C_in) · (C_in × 
 instead of 9 · 16 = 144. The transforms are sums of shifted slices (no products), so the forward pass and the
 hand-written backward pass (the input gradient through the transposed transforms, the kernel gradient as the 36
 products Vᵀ·∂M) run on the GEMM kernels: on this CPU a 3×3 convolution 256 → 256 channels on 64×64 pixels takes
-about half the time of XLA's direct convolution, forward + backward. Small convolutions do not gain
-(`winograd_pays`), and the unrolled transforms make compiling slower (the reference CycleGAN step: about 60 s
-instead of 10 s).
+about half the time of XLA's direct convolution, forward + backward (the transforms eat part of the 4×). Small
+convolutions do not gain (`winograd_pays`), and the unrolled transforms make compiling slower (the reference
+CycleGAN step: about 60 s instead of 10 s).
 
 The result is the same linear map as `jax.lax.conv_general_dilated` (``padding="VALID"``, NHWC, HWIO); the
 transforms' constants (up to 8 and 1/24) make the round-off larger: about 1e-5 relative in float32, 1e-15 in
@@ -139,8 +139,9 @@ MIN_CHANNELS = 128  # their inner and outer sizes (C_in, C_out)
 
 def winograd_pays(x_shape: tuple[int, ...], c_out: int) -> bool:
     """Whether `conv3x3` beats XLA's direct convolution for an input of ``x_shape`` (B, H, W, C_in) and ``c_out``
-    output channels, on this CPU inside a training step: at least ``MIN_TILES`` tiles and ``MIN_CHANNELS`` input
-    and output channels, so that the 36 products are large enough for the GEMM kernels.
+    output channels, on this CPU inside a training step: at least ``MIN_TILES`` tiles (rows of the 36 products)
+    and ``MIN_CHANNELS`` input and output channels. The tile bound comes from single convolutions, the channel
+    bound from whole training steps (below).
 
     Measured (forward + backward of one convolution, 2 cores): 64² px 256 → 256 channels 1.8× faster, 64² px
     128 → 128 1.6×, but 32² px 256 → 256 (64 tiles) 0.9× and 16² px 256 → 256 0.6×. With 64 channels a single
@@ -165,6 +166,8 @@ def conv3x3(x: jax.Array, w: jax.Array) -> jax.Array:
     h, wd = x.shape[1] - 2, x.shape[2] - 2
     if h < 1 or wd < 1:
         raise ValueError(f"conv3x3: input {x.shape}; expected H, W ≥ 3 pixels")
+    dtype = jnp.result_type(x, w)  # as the direct convolution; gradients return in the inputs' own dtypes
+    x, w = x.astype(dtype), w.astype(dtype)
     ph, pw = -h % TILE, -wd % TILE
     if ph or pw:
         y = _conv_tiled(jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0))), w)
