@@ -77,12 +77,16 @@ def _untile(parts, axis: int, size: int):
     return jax.lax.slice_in_dim(y.reshape(shape), 0, size, 1, axis)
 
 
+def _sandwich(matrix, x):
+    """``M x Mᵀ`` over the two leading axes of ``x``: (k, k, ...) → (m, m, ...) for the constant m × k ``matrix``."""
+    k = len(matrix[0])
+    rows = jnp.stack(_combine(matrix, [x[i] for i in range(k)]))
+    return jnp.stack(_combine(matrix, [rows[:, i] for i in range(k)]), axis=1)
+
+
 def _filter_transform(w):
     """(3, 3, C_in, C_out) kernel → (36, C_in, C_out): G g Gᵀ for every channel pair."""
-    u = []
-    for row in _combine(_G, [w[k] for k in range(3)]):
-        u += _combine(_G, [row[k] for k in range(3)])
-    return jnp.stack(u)
+    return _sandwich(_G, w).reshape(36, *w.shape[2:])
 
 
 def _input_transform(x, t: int, s: int):
@@ -105,8 +109,7 @@ def _conv_tiled_fwd(x, w):
     v = _input_transform(x, t, s)
     u = _filter_transform(w)
     m = jnp.einsum("pnc,pco->pno", v, u).reshape(6, 6, b, t, s, co)
-    rows = jnp.stack(_combine(_AT, [m[k] for k in range(6)]))                 # (4, 6, b, t, s, co)
-    y = jnp.stack(_combine(_AT, [rows[:, k] for k in range(6)]), axis=1)    # (4, 4, b, t, s, co)
+    y = _sandwich(_AT, m)  # (4, 4, b, t, s, co)
     # residuals: the transformed kernel and input (recomputing the input transform in the backward pass instead
     # is slower here and does not shrink XLA's scratch)
     return y.transpose(2, 3, 0, 4, 1, 5).reshape(b, TILE * t, TILE * s, co), (x.shape, u, v)
@@ -116,14 +119,11 @@ def _conv_tiled_bwd(res, dy):
     (b, hh, ww, c), u, v = res
     co = u.shape[-1]
     t, s = (hh - 2) // TILE, (ww - 2) // TILE
-    d = dy.reshape(b, t, TILE, s, TILE, co)
-    rows = jnp.stack(_combine(_transpose(_AT), [d[:, :, r] for r in range(TILE)]))  # (6, b, t, s, 4, co)
-    dm = jnp.stack(_combine(_transpose(_AT), [rows[..., q, :] for q in range(TILE)]), axis=1)  # (6, 6, b, t, s, co)
-    dm = dm.reshape(36, b * t * s, co)
+    d = dy.reshape(b, t, TILE, s, TILE, co).transpose(2, 4, 0, 1, 3, 5)  # (4, 4, b, t, s, co)
+    dm = _sandwich(_transpose(_AT), d).reshape(36, b * t * s, co)
     dv = jnp.einsum("pno,pco->pnc", dm, u).reshape(6, 6, b, t, s, c)
     du = jnp.einsum("pnc,pno->pco", v, dm).reshape(6, 6, c, co)
-    dw = jnp.stack([jnp.stack(_combine(_transpose(_G), [r[k] for k in range(6)]))
-                    for r in _combine(_transpose(_G), [du[k] for k in range(6)])])  # (3, 3, c, co)
+    dw = _sandwich(_transpose(_G), du)  # (3, 3, c, co)
     cols = _untile(_combine(_transpose(_BT), [dv[:, k] for k in range(6)]), 3, ww)  # (6, b, t, ww, c)
     dx = _untile(_combine(_transpose(_BT), [cols[a] for a in range(6)]), 1, hh)
     return dx, dw
