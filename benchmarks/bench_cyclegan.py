@@ -8,7 +8,7 @@ discriminators update. The parameter counts of both sides are printed and must a
 JAX side: the whole step is one jit-compiled function; it is compiled first (``compile_s``), then ``--steps``
 steps are timed after ``block_until_ready`` and the median is reported. The residual blocks' 3×3 convolutions run
 as Winograd F(4×4, 3×3) at this size (`cardiojax.imaging.winograd`: the same map, round-off about 1e-5 relative
-in float32; it makes compiling slower, ≈ 28 s instead of ≈ 10 s); torch runs its default (oneDNN direct)
+in float32; it makes compiling slower, ≈ 23 s instead of ≈ 10 s); torch runs its default (oneDNN direct)
 convolutions. The PyTorch side
 (`_torch_cyclegan.py`, torch 2.13.0 CPU) runs in the same invocation as a subprocess of ``--torch-python``
 (default: this interpreter; ``pip install 'cardiojax[torch]' --index-url https://download.pytorch.org/whl/cpu``
