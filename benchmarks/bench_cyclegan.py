@@ -9,10 +9,9 @@ JAX side: the whole step is one jit-compiled function; it is compiled first (``c
 steps are timed after ``block_until_ready`` and the median is reported. The residual blocks' 3×3 convolutions run
 as Winograd F(4×4, 3×3) at this size (`cardiojax.imaging.winograd`: the same map, round-off about 1e-5 relative
 in float32; it makes compiling slower, ≈ 23 s instead of ≈ 10 s); torch runs its default (oneDNN direct)
-convolutions. The PyTorch side
-(`_torch_cyclegan.py`, torch 2.13.0 CPU) runs in the same invocation as a subprocess of ``--torch-python``
-(default: this interpreter; ``pip install 'cardiojax[torch]' --index-url https://download.pytorch.org/whl/cpu``
-or any venv with torch) with the same thread count, after 2 warm-up steps.
+convolutions. The PyTorch side (`_torch_cyclegan.py`, torch 2.13.0 CPU) runs in the same invocation as a
+subprocess of ``--torch-python`` (default: this interpreter, e.g. after ``pip install -e '.[torch]'``; or any venv
+with torch) with the same thread count, after 2 warm-up steps.
 
 To show where the time goes, both sides also report:
 

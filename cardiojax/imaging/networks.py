@@ -216,14 +216,14 @@ class ResnetBlock(nnx.Module):
         self.conv2 = _conv(dim, dim, 3, 1, "VALID", rngs)
 
     @staticmethod
-    def _conv(conv: nnx.Conv, x):
+    def _apply(conv: nnx.Conv, x):
         if not winograd_pays(x.shape, conv.out_features):
             return conv(x)
         return conv3x3(x, conv.kernel[...].astype(x.dtype)) + conv.bias[...].astype(x.dtype)
 
     def __call__(self, x):
-        h = jax.nn.relu(instance_norm(self._conv(self.conv1, reflect_pad(x, 1))))
-        return x + instance_norm(self._conv(self.conv2, reflect_pad(h, 1)))
+        h = jax.nn.relu(instance_norm(self._apply(self.conv1, reflect_pad(x, 1))))
+        return x + instance_norm(self._apply(self.conv2, reflect_pad(h, 1)))
 
 
 class ResnetGenerator(nnx.Module):
