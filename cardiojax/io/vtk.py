@@ -134,6 +134,14 @@ def load_tree_vtu(path: str | os.PathLike, capacity: int | None = None,
         mesh = meshio.read(path)
     except meshio.ReadError as err:
         raise ValueError(f"{path}: cannot read as a VTK/VTU mesh ({err})") from None
+    return tree_from_mesh(mesh, capacity, min_severity, source=path)
+
+
+def tree_from_mesh(mesh: meshio.Mesh, capacity: int | None = None, min_severity: float = 0.2,
+                   source="mesh") -> VesselTree:
+    """A tree from a meshio centreline of line cells, as `load_tree_vtu` reads it (``source`` names the
+    mesh in error messages)."""
+    path = source
     lines = [c.data for c in mesh.cells if c.type == "line"]
     if not lines:
         raise ValueError(f"{path}: no line cells; expected a centreline made of line cells")
@@ -205,6 +213,8 @@ def _tree_from_centreline(mesh, lines, path, capacity, min_severity) -> VesselTr
     pts, radius = pts[first], radius[first]
     lines = merged[lines]
     lines = lines[lines[:, 0] != lines[:, 1]]
+    # drop repeated edges (VMTK's centrelines repeat the shared trunk in every inlet-to-outlet line)
+    lines = lines[np.sort(np.unique(np.sort(lines, axis=1), axis=0, return_index=True)[1])]
     adjacency: dict[int, list[int]] = defaultdict(list)
     for a, b in lines:  # graph construction at the I/O edge
         adjacency[int(a)].append(int(b))
