@@ -16,6 +16,7 @@ from cardiojax.clinical.hyperemia import (
 )
 from cardiojax.clinical.pipeline import FFRResult, hyperemic_ffr, hyperemic_ffr_batch
 from cardiojax.clinical.pulsatile import PulsatileFFR, aortic_waveform, pulsatile_ffr
+from cardiojax.clinical.vessels import MAIN_VESSEL_RADIUS, Vessels, vessel_ffr, vessels
 
 __all__ = [
     "FFR_CUTOFFS",
@@ -34,4 +35,8 @@ __all__ = [
     "PulsatileFFR",
     "aortic_waveform",
     "pulsatile_ffr",
+    "Vessels",
+    "vessels",
+    "vessel_ffr",
+    "MAIN_VESSEL_RADIUS",
 ]

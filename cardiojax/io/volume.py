@@ -123,6 +123,17 @@ class Volume:
         a = np.asarray(self.affine)
         return (np.asarray(xyz, np.float64) - a[:3, 3]) @ np.linalg.inv(a[:3, :3]).T
 
+    def crop(self, lo, hi) -> Volume:
+        """The sub-volume of voxels ``lo ≤ (i, j, k) < hi`` (indices), placed where it was in the world."""
+        lo = np.asarray(lo, int).reshape(-1)
+        hi = np.asarray(hi, int).reshape(-1)
+        shape = np.asarray(self.shape)
+        if lo.shape != (3,) or hi.shape != (3,) or np.any(lo < 0) or np.any(hi > shape) or np.any(hi <= lo):
+            raise ValueError(f"crop: lo = {lo.tolist()}, hi = {hi.tolist()}; expected 0 ≤ lo < hi ≤ {shape.tolist()}")
+        a = np.array(self.affine, np.float64)
+        a[:3, 3] = self.index_to_world(lo)
+        return Volume(self.array[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], a)
+
     def replace(self, **changes) -> Volume:
         """A copy with ``array`` and/or ``affine`` replaced."""
         return dataclasses.replace(self, **changes)

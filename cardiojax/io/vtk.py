@@ -33,6 +33,7 @@ import numpy as np
 from cardiojax.io.files import atomic_path
 from cardiojax.tree.geometry import lumen_radius, reference_radius
 from cardiojax.tree.ops import make_tree, trim
+from cardiojax.tree.profile import fit_lesion
 from cardiojax.tree.vessel_tree import FIELD_UNITS, VesselTree
 
 _RADIUS_NAMES = ("radius", "Radius", "MaximumInscribedSphereRadius")
@@ -157,39 +158,6 @@ def tree_from_mesh(mesh: meshio.Mesh, capacity: int | None = None, min_severity:
         depth = _tree_scalar(mesh, "tree_max_depth", line_block, tree.max_depth)
         return tree.replace(max_depth=max(depth, tree.max_depth))
     return _tree_from_centreline(mesh, np.concatenate(lines), path, capacity, min_severity)
-
-
-def fit_lesion(arclength: np.ndarray, radius: np.ndarray, min_severity: float = 0.2):
-    """The deepest narrowing of a radius profile as ``(severity, length, position)``.
-
-    The reference radius is linear between the end radii; severity is the
-    largest relative narrowing ``1 − r/r_ref``; the lesion length is twice the
-    width over which the narrowing exceeds half of it (exact for a cosine
-    profile); position is the centre as a fraction of the segment length.
-    Returns ``(0, 0, 0.5)`` when the narrowing is below ``min_severity``.
-    """
-    total = arclength[-1]
-    reference = radius[0] + (radius[-1] - radius[0]) * arclength / total
-    narrowing = 1.0 - radius / reference
-    k = int(np.argmax(narrowing))
-    severity = float(narrowing[k])
-    if severity < min_severity or total <= 0:
-        return 0.0, 0.0, 0.5
-    half = 0.5 * severity
-
-    def crossing(step):  # arclength where the narrowing falls to half depth, walking from k
-        i = k
-        while 0 < i < len(radius) - 1 and narrowing[i + step] >= half:
-            i += step
-        j = i + step
-        if not 0 <= j < len(radius):
-            return arclength[i]
-        w = (narrowing[i] - half) / (narrowing[i] - narrowing[j])
-        return arclength[i] + w * (arclength[j] - arclength[i])
-
-    length = min(2.0 * (crossing(1) - crossing(-1)), total)
-    centre = np.clip(arclength[k], 0.5 * length, total - 0.5 * length)
-    return severity, float(length), float(centre / total)
 
 
 def _tree_from_centreline(mesh, lines, path, capacity, min_severity) -> VesselTree:
