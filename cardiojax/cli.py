@@ -6,6 +6,7 @@
     cardiojax 1d NETWORK -o DIR                  # an openBF YAML or svOneDSolver .in network
     cardiojax 3d [MESH] -o DIR                   # 3D lattice Boltzmann: a stenosed vessel or a mesh
     cardiojax calibrate CONFIG                   # svZeroDSolver-style calibration of a 0D model
+    cardiojax image-ffr VOLUME --seed X Y Z -o DIR  # CT-FFR from an image volume
 
 Runs in float64 (set here, at the entry point, never at import); the 3D lattice Boltzmann runs in float32.
 """
@@ -23,7 +24,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from cardiojax import cli_0d, cli_1d, cli_3d, cli_calibrate
+from cardiojax import cli_0d, cli_1d, cli_3d, cli_calibrate, cli_image_ffr
 from cardiojax.clinical import FFR_CUTOFFS, HyperemiaParams, hyperemic_ffr_batch, min_ffr
 from cardiojax.io import load_tree, save_tree_json, save_tree_vtu
 from cardiojax.io.dataset import save_dataset
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     cli_1d.add_parser(sub)
     cli_3d.add_parser(sub)
     cli_calibrate.add_parser(sub)
+    cli_image_ffr.add_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli_3d.run(args)
         if args.command == "calibrate":
             return cli_calibrate.run(args)
+        if args.command == "image-ffr":
+            return cli_image_ffr.run(args)
     except (ValueError, OSError) as err:  # bad input or missing file: one clear line
         print(f"cardiojax {args.command}: error: {err}", file=sys.stderr)
         return 2

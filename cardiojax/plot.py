@@ -136,3 +136,39 @@ def save_oned_waveforms(path: str | os.PathLike, names, cycle, max_vessels: int 
     ax_p.legend(fontsize=7, ncol=2)
     ax_p.set_title("1D: last cardiac cycle")
     save_figure(fig, path)
+
+
+def save_mip_figure(path: str | os.PathLike, image: np.ndarray, affine: np.ndarray, paths: np.ndarray,
+                    valid: np.ndarray, ffr_in: np.ndarray, ffr_out: np.ndarray, title: str = "",
+                    axis: int | None = None, vmin: float = 0.5, vmax: float = 1.0) -> None:
+    """PNG: maximum-intensity projection of a volume with the tree's centrelines coloured by FFR.
+
+    Args:
+      image: ``(nx, ny, nz)`` intensities; ``affine``: voxel index → world (m).
+      paths: ``(cap, K, 3)`` m world centreline points per segment; ``valid``: ``(cap,)`` bool.
+      ffr_in, ffr_out: ``(cap,)`` FFR at each segment's ends (linear along the path in between).
+      axis: index axis to project along (default: the one with the fewest voxels).
+    """
+    img = np.asarray(image, np.float32)
+    axis = int(np.argmin(img.shape)) if axis is None else axis
+    mip = img.max(axis=axis)
+    keep = [a for a in range(3) if a != axis]
+    valid = np.asarray(valid, bool)
+    ijk = (np.asarray(paths)[valid] - affine[:3, 3]) @ np.linalg.inv(affine[:3, :3]).T  # (n, K, 3)
+    uv = ijk[..., keep]
+    k = uv.shape[1]
+    frac = np.linspace(0.0, 1.0, k)
+    value = np.asarray(ffr_in)[valid, None] + frac[None, :] * (np.asarray(ffr_out) - np.asarray(ffr_in))[valid, None]
+    segs = np.stack([uv[:, :-1], uv[:, 1:]], axis=2).reshape(-1, 2, 2)[..., ::-1]  # (col, row) = (v, u)
+    colour = 0.5 * (value[:, :-1] + value[:, 1:]).ravel()
+    lo, hi = np.percentile(mip, [1, 99.8])
+    fig = Figure(figsize=(6.0, 6.0 * mip.shape[0] / max(mip.shape[1], 1) * 0.9 + 0.6), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(mip, cmap="gray", vmin=lo, vmax=hi, origin="upper", interpolation="nearest")
+    lines = LineCollection(segs, array=colour, cmap=FFR_CMAP, norm=Normalize(vmin, vmax), linewidths=2.0)
+    ax.add_collection(lines)
+    fig.colorbar(lines, ax=ax, label="FFR", shrink=0.8)
+    ax.set_title(title or "maximum-intensity projection", fontsize=9)
+    ax.set_xlabel(f"voxel index {keep[1]}")
+    ax.set_ylabel(f"voxel index {keep[0]}")
+    save_figure(fig, path)
