@@ -88,7 +88,8 @@ def _branch_geometry(skel: Skeleton, chain, spacing, tip: bool, p: ExtractParams
 
 
 def tree_from_mask(fraction, affine, root_ijk, *, params: ExtractParams = ExtractParams(),
-                   capacity: int | None = None) -> Extracted:
+                   capacity: int | None = None, image=None, levels: tuple[float, float, float] | None = None
+                   ) -> Extracted:
     """Extract the vessel tree rooted at ``root_ijk`` from a lumen segmentation.
 
     Args:
@@ -98,11 +99,17 @@ def tree_from_mask(fraction, affine, root_ijk, *, params: ExtractParams = Extrac
       root_ijk: voxel index of the inlet (snapped to the nearest lumen voxel within 5 mm).
       params: `ExtractParams`.
       capacity: segment slots of the returned tree (default: the number of segments).
+      image, levels: the intensity image (same grid) and its ``(lumen, background, upper)`` levels: when
+        given, radii come from the lumen edges along rays in each cut (`cross_section.ray_radius`, local
+        half-way levels) instead of the sum of ``fraction`` over the cut (`cross_section.area_radius`).
     """
     frac = np.asarray(fraction)
     if frac.ndim != 3:
         raise ValueError(f"fraction: shape {frac.shape}; expected a 3D lumen fraction or mask")
     frac = frac.astype(np.float32)
+    if image is not None and (np.shape(image) != frac.shape or levels is None or len(levels) != 3):
+        raise ValueError(f"image: shape {np.shape(image)} with levels {levels}; expected the fraction's shape "
+                         f"{frac.shape} and (lumen, background, upper) levels")
     affine = np.asarray(affine, np.float64)
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     rotation = affine[:3, :3] / spacing[None, :]
@@ -116,7 +123,10 @@ def tree_from_mask(fraction, affine, root_ijk, *, params: ExtractParams = Extrac
     for b, chain in enumerate(chains):  # per branch (segment), host-side measurement
         samples, arc, dbf = _branch_geometry(skel, chain, spacing, not has_children[b], params)
         window = 2.0 * dbf + 3.0 * float(np.max(spacing))
-        radius = xs.area_radius(frac, spacing, samples, xs.tangents(samples), window)
+        if image is None:
+            radius = xs.area_radius(frac, spacing, samples, xs.tangents(samples), window)
+        else:
+            radius = xs.ray_radius(image, spacing, samples, xs.tangents(samples), window, *levels)
         weight = np.ones_like(arc)
         if parent[b] >= 0:
             weight[arc < params.junction * skel.dbf[chain[0]]] = 0.0

@@ -33,15 +33,25 @@ from cardiojax.tree.ops import stack
 STAGES = ("segment", "centrelines", "ffr")
 
 
+#: How radii are measured: "rays" (lumen edges with local half-way levels in the image) or "fraction" (the
+#: segmentation's lumen fraction summed over each cut).
+RADII = ("rays", "fraction")
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineParams:
-    """Settings of every stage (see each stage's own parameters)."""
+    """Settings of every stage (see each stage's own parameters); ``radii`` one of `RADII`."""
 
     segment: SegmentParams = SegmentParams()
     extract: ExtractParams = ExtractParams()
     hyperemia: HyperemiaParams = HyperemiaParams()
     main_radius: float = MAIN_VESSEL_RADIUS
     capacity_step: int = 16
+    radii: str = "fraction"
+
+    def __post_init__(self):
+        if self.radii not in RADII:
+            raise ValueError(f"PipelineParams.radii = {self.radii!r}; expected one of {RADII}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +122,9 @@ def image_ffr(volume: Volume, seed_ijk, params: PipelineParams = PipelineParams(
     if progress:
         progress("centrelines")
     t0 = time.perf_counter()
-    ex = tree_from_mask(seg.fraction, volume.affine, seg.seed, params=params.extract)
+    levels = (seg.lumen, seg.background, seg.upper)
+    image = np.asarray(volume.array, np.float32) if params.radii == "rays" else None
+    ex = tree_from_mask(seg.fraction, volume.affine, seg.seed, params=params.extract, image=image, levels=levels)
     ex = with_capacity(ex, -(-ex.tree.capacity // params.capacity_step) * params.capacity_step)
     seconds["centrelines"] = time.perf_counter() - t0
     if progress:

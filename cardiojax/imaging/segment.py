@@ -3,14 +3,20 @@
 1. **Levels.** The lumen level ``L`` is the median intensity within ``seed_radius`` of the seed (the ostium);
    the background level ``B`` is the median of a shell 1–3 voxels outside the vessel (fat, myocardium),
    found by alternating threshold and shell twice. The threshold is the half-way level ``(L + B)/2`` —
-   the full-width-at-half-maximum boundary of a blurred edge.
+   the full-width-at-half-maximum boundary of a blurred edge — raised, when the image holds a brighter
+   tissue level ``T`` between B and L (enhanced myocardium: the strongest histogram mode there), to
+   ``T + k·σ`` (k = ``tissue_margin``, σ the noise of the smoothed image), so a vessel lying on the myocardium does not grow into it.
 2. **Candidates.** Voxels whose lightly smoothed intensity lies in ``[(L + B)/2, upper]``; ``upper`` leaves
    out calcium (and its blooming), brighter than any lumen.
 3. **Vesselness gate.** Frangi vesselness (`cardiojax.imaging.vesselness`) on the candidates' bounding box
    (on a grid binned to ≥ ``gate_voxel`` when the voxels are finer); candidates must lie within
    ``gate_dilation`` voxels of a tubular response, which stops the growth at blob- and plate-like
    structures (cardiac chambers, bone) that touch a vessel.
-4. **Region growing.** The connected component (26-neighbours) of the gated candidates that holds the seed.
+   Faint but strongly tubular voxels (above ``B + bridge_level·(L − B)``, vesselness ≥ ``bridge_vesselness``)
+   are candidates too, so the growth crosses narrow lesions and follows thin vessels.
+4. **Region growing.** The connected component (26-neighbours) of the gated candidates that holds the seed;
+   when the threshold was raised above a tissue level, the component then grows by up to ``grow`` voxels into
+   voxels above the half-way level, so its boundary sits at the half-way level again.
 
 Besides the mask, `Segmentation.fraction` is the lumen fraction ``clip((I − B)/(L − B), 0, 1)`` of the raw
 image near the mask: a partial-volume map whose sum over a cross-section is the lumen area, blur included
@@ -38,6 +44,13 @@ class SegmentParams:
       lumen: lumen level L (default: median within ``seed_radius`` of the seed).
       background: background level B (default: median of the shell around the vessel).
       upper: brightest lumen intensity (default ``L + max(150, 0.6·(L − B))``; calcium lies above).
+      threshold: the mask threshold (default: half-way, raised above a brighter tissue; see the module docstring).
+      tissue_margin: k, noise σ's above a brighter tissue level that the threshold is raised to.
+      bridge_level, bridge_vesselness: voxels above ``B + bridge_level·(L − B)`` whose vesselness reaches
+        ``bridge_vesselness`` join the candidates whatever the threshold: the faint, blurred lumen of a narrow
+        lesion or a thin vessel still connects what lies beyond it, while plate-like tissue does not.
+      grow: when the threshold was raised, the mask grows back by up to this many voxels into voxels above the
+        half-way level (its boundary returns to the half-way level without following the tissue far).
       seed_radius: m, radius of the ball around the seed that measures L.
       smooth: σ (voxels) of the Gaussian applied before thresholding.
       scales: Frangi σ values (m); ``()`` switches the vesselness gate off.
@@ -49,6 +62,11 @@ class SegmentParams:
     lumen: float | None = None
     background: float | None = None
     upper: float | None = None
+    threshold: float | None = None
+    grow: int = 2
+    tissue_margin: float = 2.0
+    bridge_level: float = 0.25
+    bridge_vesselness: float = 0.05
     seed_radius: float = 1.0e-3
     smooth: float = 0.5
     scales: tuple[float, ...] = (0.6e-3, 1.2e-3)
@@ -102,6 +120,32 @@ def _seed_ball(shape, seed, spacing, radius) -> np.ndarray:
     return ball
 
 
+def _noise_sigma(smooth_img, region) -> float:
+    """Robust noise σ of the (smoothed) image in ``region``: 1.4826 × MAD of its fine detail (image minus a
+    wider blur, rescaled for the blur's share of the noise), insensitive to the tissue edges in the region."""
+    if not region.any():
+        return 0.0
+    detail = (smooth_img - ndimage.gaussian_filter(smooth_img, 2.0))[region]
+    return float(1.4826 * np.median(np.abs(detail - np.median(detail)))) * 1.15
+
+
+def _tissue_level(smooth_img, background: float, lumen: float, sigma: float) -> float | None:
+    """The strongest histogram mode of the image strictly between background and lumen (e.g. the enhanced
+    myocardium), or None when there is none farther than 3σ from both."""
+    lo, hi = background + 3.0 * sigma, lumen - 3.0 * sigma
+    if hi <= lo:
+        return None
+    values = smooth_img[(smooth_img > background - 3 * sigma) & (smooth_img < lumen + 3 * sigma)]
+    hist, edges = np.histogram(values, bins=128, range=(background - 3 * sigma, lumen + 3 * sigma))
+    hist = ndimage.gaussian_filter1d(hist.astype(np.float64), 1.5)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    peaks = np.flatnonzero((hist[1:-1] > hist[:-2]) & (hist[1:-1] >= hist[2:])) + 1
+    peaks = peaks[(centres[peaks] > lo) & (centres[peaks] < hi)]
+    if len(peaks) == 0:
+        return None
+    return float(centres[peaks[np.argmax(hist[peaks])]])
+
+
 def _gate(smooth_img, candidates, spacing, p: SegmentParams) -> tuple[np.ndarray, np.ndarray]:
     """Vesselness on the candidates' bounding box, binned to ≥ gate_voxel, and the dilated tubular gate."""
     idx = np.argwhere(candidates)
@@ -151,13 +195,25 @@ def segment_lumen(volume: Volume, seed_ijk, params: SegmentParams = SegmentParam
         if p.background is None and shell.any():
             background = float(np.median(img[shell]))
     upper = lumen + max(150.0, 0.6 * (lumen - background)) if p.upper is None else float(p.upper)
+    sigma = _noise_sigma(smooth, shell)
     threshold = 0.5 * (lumen + background)
+    tissue = _tissue_level(smooth, background, lumen, sigma) if p.threshold is None else None
+    if tissue is not None:
+        threshold = min(max(threshold, tissue + p.tissue_margin * sigma), lumen - 2.0 * sigma)
+    if p.threshold is not None:
+        threshold = float(p.threshold)
     candidates = ((smooth >= threshold) & (smooth <= upper)) | ball
     vessel = None
     if p.scales:
-        vessel, gate = _gate(smooth, _component(candidates, seed), spacing, p)
-        candidates &= gate | ball
+        low = (smooth >= background + p.bridge_level * (lumen - background)) & (smooth <= upper)
+        vessel, gate = _gate(smooth, _component(low | ball, seed), spacing, p)
+        bridge = low & (vessel >= p.bridge_vesselness)  # faint but tubular: narrow lesions, thin vessels
+        candidates = (candidates & gate) | bridge | ball
     mask = _component(candidates, seed)
+    half = 0.5 * (lumen + background)
+    if threshold > half and p.grow > 0:  # back out to the half-way boundary, a few voxels at most
+        allowed = (smooth >= half) & (smooth <= upper)
+        mask = ndimage.binary_dilation(mask, np.ones((3, 3, 3), bool), iterations=p.grow, mask=allowed) | mask
     near = ndimage.binary_dilation(mask, _BALL, iterations=2)
     fraction = np.where(near & (smooth <= upper), np.clip((img - background) / (lumen - background), 0, 1), 0)
     shell = _shell(mask)
