@@ -27,11 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from cardiojax.imaging.angio import Angiogram, AngioParams, angiogram_volume
-from cardiojax.imaging.image_ffr import PipelineParams, seed_index, solve_tree_ffr
+from cardiojax.imaging.image_ffr import ImageFFR, PipelineParams, seed_index, solve_tree_ffr
+from cardiojax.imaging.seg_metrics import cldice, dice, hd95
+from cardiojax.imaging.tree_compare import compare_trees
 from cardiojax.io.volume import Volume
 from cardiojax.synth.course import min_clearance, wrap_on_heart
 from cardiojax.synth.generate import generate
 from cardiojax.synth.priors import CoronaryPrior
+from cardiojax.tree.paths import point_at
 from cardiojax.tree.vessel_tree import VesselTree
 
 IMAGE_PRIOR = CoronaryPrior(min_radius=0.75e-3, stenoses_main=(0, 2), stenoses_side=(0, 1),
@@ -91,3 +94,25 @@ def make_case(index: int, *, seed: int = 0, prior: CoronaryPrior = IMAGE_PRIOR, 
     ang = jax.tree_util.tree_map(np.asarray, ang)
     truth = solve_tree_ffr(tree, pipeline)
     return Case(index, tries, tree, paths, volume, ang, seed_index(volume, paths[0, 0]), truth)
+
+
+def evaluate(case: Case, result: ImageFFR, *, hausdorff: bool = True) -> dict:
+    """Scores of an image-derived result against its case's truth.
+
+    Returns:
+      dict: ``dice``, ``cldice`` (the extracted skeleton against the true centrelines), ``hd95`` (m; NaN when
+      ``hausdorff`` is False), and the arrays of `cardiojax.imaging.tree_compare.compare_trees` (per-vessel
+      and per-lesion FFR pairs, radii along the true centrelines).
+    """
+    true_mask = np.asarray(case.angiogram.lumen) >= 0.5
+    pred = np.asarray(result.segmentation.mask)
+    valid = np.asarray(case.tree.valid)
+    f = np.linspace(0.0, 1.0, 64)
+    true_pts = np.asarray(point_at(case.paths[valid], np.tile(f, (int(valid.sum()), 1)))).reshape(-1, 3)
+    skel_pts = case.volume.index_to_world(result.extracted.skeleton.ijk)
+    cl, _, _ = cldice(pred, true_mask, case.volume.affine, skel_pts, true_pts)
+    out = dict(dice=dice(pred, true_mask), cldice=cl,
+               hd95=hd95(pred, true_mask, case.volume.spacing) if hausdorff and pred.any() else float("nan"))
+    out.update(compare_trees(case.tree, case.paths, case.truth["ffr_out"], result.extracted.tree,
+                             result.extracted.paths, result.ffr_in, result.ffr_out))
+    return out

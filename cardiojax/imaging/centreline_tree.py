@@ -1,7 +1,8 @@
 """A lumen segmentation → its centrelines with area-equivalent radii → a validated `VesselTree`.
 
-1. the TEASAR skeleton of the lumen rooted at the inlet (`cardiojax.imaging.skeleton`), cut into branches at
-   its bifurcations; each branch is one tree segment, its parent the branch it leaves;
+1. the TEASAR skeleton of the lumen rooted at the inlet (`cardiojax.imaging.skeleton`), its short terminal
+   spurs pruned, cut into branches at its bifurcations; each branch is one tree segment, its parent the branch
+   it leaves;
 2. each branch's voxel chain is smoothed (Gaussian, ``smooth`` voxels), a terminal branch loses the
    rounded end of its lumen (its last wall-distance radius: the chain runs into the end cap), and it is
    resampled every half voxel;
@@ -25,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from cardiojax.imaging import cross_section as xs
-from cardiojax.imaging.skeleton import Skeleton, TeasarParams, branches, downstream, teasar
+from cardiojax.imaging.skeleton import Skeleton, TeasarParams, branches, downstream, prune_spurs, teasar
 from cardiojax.tree.ops import make_tree, pad
 from cardiojax.tree.profile import fit_profile
 from cardiojax.tree.vessel_tree import VesselTree
@@ -42,6 +43,8 @@ class ExtractParams:
       junction: a junction zone reaches ``junction × wall distance`` of the bifurcation point along each branch.
       min_severity: narrowings below this diameter fraction are not lesions.
       path_points: K, points per segment in the returned paths.
+      min_branch, stubby: terminal branches shorter than ``min_branch`` (m) or than ``stubby`` × the wall
+        distance at their junction are spurs of a noisy wall and are pruned (`skeleton.prune_spurs`).
     """
 
     teasar: TeasarParams = TeasarParams()
@@ -50,6 +53,8 @@ class ExtractParams:
     junction: float = 1.5
     min_severity: float = 0.2
     path_points: int = 32
+    min_branch: float = 3.0e-3
+    stubby: float = 2.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +119,7 @@ def tree_from_mask(fraction, affine, root_ijk, *, params: ExtractParams = Extrac
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     rotation = affine[:3, :3] / spacing[None, :]
     skel = downstream(teasar(frac >= 0.5, spacing, root_ijk, params.teasar))
+    skel = prune_spurs(skel, spacing, params.min_branch, params.stubby)
     chains, parent = branches(skel)
     if not chains:
         raise ValueError(f"segmentation: the lumen at the seed {tuple(root_ijk)} is a single voxel; "

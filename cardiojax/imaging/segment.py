@@ -18,8 +18,8 @@
    when the threshold was raised above a tissue level, the component then grows by up to ``grow`` voxels into
    voxels above the half-way level, so its boundary sits at the half-way level again.
 
-Besides the mask, `Segmentation.fraction` is the lumen fraction ``clip((I − B)/(L − B), 0, 1)`` of the raw
-image near the mask: a partial-volume map whose sum over a cross-section is the lumen area, blur included
+Besides the mask, `Segmentation.fraction` is the lumen fraction ``clip((I − B')/(L − B'), 0, 1)`` of the raw
+image near the mask (B' the local background: the tissue level T next to tissue-like voxels, B elsewhere): a partial-volume map whose sum over a cross-section is the lumen area, blur included
 (used for area-equivalent radii). Host-side numpy/scipy around the JAX vesselness.
 """
 
@@ -215,7 +215,12 @@ def segment_lumen(volume: Volume, seed_ijk, params: SegmentParams = SegmentParam
         allowed = (smooth >= half) & (smooth <= upper)
         mask = ndimage.binary_dilation(mask, np.ones((3, 3, 3), bool), iterations=p.grow, mask=allowed) | mask
     near = ndimage.binary_dilation(mask, _BALL, iterations=2)
-    fraction = np.where(near & (smooth <= upper), np.clip((img - background) / (lumen - background), 0, 1), 0)
+    floor = np.full(img.shape, background, np.float32)  # the local background each voxel is measured against
+    if tissue is not None:  # next to the brighter tissue, the tissue is the background, not fat
+        like = (smooth > tissue - 2.5 * sigma) & (smooth < tissue + 2.5 * sigma) & ~mask
+        beside = ndimage.gaussian_filter(like.astype(np.float32), 1.5) > 0.25
+        floor = np.where(beside, np.float32(tissue), floor)
+    fraction = np.where(near & (smooth <= upper), np.clip((img - floor) / (lumen - floor), 0, 1), 0)
     shell = _shell(mask)
     noise = float(np.std(img[shell])) if shell.any() else 0.0
     return Segmentation(mask, fraction.astype(np.float32), vessel, lumen, background, upper, threshold, noise, seed)

@@ -217,3 +217,29 @@ def branches(skeleton: Skeleton) -> tuple[list[np.ndarray], np.ndarray]:
             if children[chain[-1]]:
                 stack.append((chain[-1], len(chains) - 1))
     return chains, np.array(parent, np.int64)
+
+
+def prune_spurs(skeleton: Skeleton, spacing, min_length: float = 3.0e-3, stubby: float = 2.5) -> Skeleton:
+    """The skeleton without its short terminal branches: a tip branch shorter than ``min_length`` (m) or than
+    ``stubby`` × the wall distance at its junction is a bump of a noisy wall, not a vessel. Repeats until no
+    such branch is left (a pruned side can leave another spur behind)."""
+    spacing = np.asarray(spacing, np.float64)
+    while True:  # a few passes at most
+        chains, parent = branches(skeleton)
+        if len(chains) < 2:
+            return skeleton
+        has_kids = np.bincount(parent[parent >= 0], minlength=len(chains)) > 0
+        drop = np.zeros(len(skeleton.parent), bool)
+        for b, chain in enumerate(chains):  # over branches
+            if has_kids[b] or parent[b] < 0:
+                continue
+            pts = skeleton.ijk[chain] * spacing
+            arc = float(np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1)))
+            if arc < max(min_length, stubby * skeleton.dbf[chain[0]]):
+                drop[chain[1:]] = True
+        if not drop.any():
+            return skeleton
+        keep = ~drop
+        new = np.cumsum(keep) - 1
+        par = np.where(skeleton.parent[keep] >= 0, new[np.maximum(skeleton.parent[keep], 0)], -1)
+        skeleton = Skeleton(skeleton.ijk[keep], par, skeleton.dbf[keep])

@@ -128,7 +128,8 @@ def frangi(image, spacing, scales=(0.5e-3, 1.0e-3, 1.5e-3), alpha: float = 0.5, 
       spacing: ``(3,)`` m voxel size.
       scales: Gaussian σ values (m); a tube of radius r responds most near σ ≈ r/√2.
       alpha, beta: sensitivities to Ra (plates) and Rb (blobs).
-      c: structure sensitivity in image units; default half the largest Hessian norm over the volume.
+      c: structure sensitivity in image units; default half the largest Hessian norm over the volume (measured
+        on every second voxel, an eighth of the work).
 
     Returns:
       ``(nx, ny, nz)`` float32 vesselness in [0, 1).
@@ -142,6 +143,7 @@ def frangi(image, spacing, scales=(0.5e-3, 1.0e-3, 1.5e-3), alpha: float = 0.5, 
     if not scales or any(s <= 0 for s in scales):
         raise ValueError(f"scales: {scales}; expected Gaussian σ values > 0 (m)")
     sig = tuple(tuple(float(s / d) for d in spacing) for s in scales)
-    if c is None:
-        c = 0.5 * float(_structure_max(image, sig))
+    if c is None:  # Frangi's choice, half the largest Hessian norm, estimated on a 2×-subsampled volume
+        coarse = tuple(tuple(max(v / 2.0, 0.5) for v in sv) for sv in sig)
+        c = 0.5 * float(_structure_max(image[::2, ::2, ::2], coarse))
     return _frangi(image, sig, alpha, beta, max(c, 1e-6))

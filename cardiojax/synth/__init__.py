@@ -1,5 +1,6 @@
-"""Synthetic coronary trees: priors, templates, batched generation from keys."""
+"""Synthetic coronary trees: priors, templates, batched generation from keys, a 3D course on the heart."""
 
+from cardiojax.synth.course import HeartShape, min_clearance, wrap_on_heart
 from cardiojax.synth.generate import (
     generate,
     generate_batch,
@@ -11,6 +12,9 @@ from cardiojax.synth.generate import (
 from cardiojax.synth.priors import CoronaryPrior
 
 __all__ = [
+    "HeartShape",
+    "wrap_on_heart",
+    "min_clearance",
     "CoronaryPrior",
     "generate",
     "generate_batch",
