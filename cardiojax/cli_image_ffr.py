@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from scipy import ndimage
 from tqdm import tqdm
 
 from cardiojax.clinical.hyperemia import HyperemiaParams
@@ -156,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     _csv(out / "ffr_vessels.csv", ves_rows)
     save_mip_figure(out / "mip.png", np.asarray(volume.array), volume.affine, res.extracted.paths,
                     np.asarray(tree.valid), res.ffr_in, res.ffr_out,
-                    title=f"{Path(args.volume).name}: {len(seg_rows)} segments, FFR at segment ends")
+                    title=f"{Path(args.volume).name}: {len(seg_rows)} segments, FFR at segment ends",
+                    region=ndimage.binary_dilation(res.segmentation.mask, iterations=4))
     bar.update(1)
     bar.close()
     seconds = {"read": read_s, **res.seconds, "write": time.perf_counter() - t0}

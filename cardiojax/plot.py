@@ -140,7 +140,7 @@ def save_oned_waveforms(path: str | os.PathLike, names, cycle, max_vessels: int 
 
 def save_mip_figure(path: str | os.PathLike, image: np.ndarray, affine: np.ndarray, paths: np.ndarray,
                     valid: np.ndarray, ffr_in: np.ndarray, ffr_out: np.ndarray, title: str = "",
-                    axis: int | None = None, vmin: float = 0.5, vmax: float = 1.0) -> None:
+                    axis: int | None = None, vmin: float = 0.5, vmax: float = 1.0, region=None) -> None:
     """PNG: maximum-intensity projection of a volume with the tree's centrelines coloured by FFR.
 
     Args:
@@ -148,8 +148,12 @@ def save_mip_figure(path: str | os.PathLike, image: np.ndarray, affine: np.ndarr
       paths: ``(cap, K, 3)`` m world centreline points per segment; ``valid``: ``(cap,)`` bool.
       ffr_in, ffr_out: ``(cap,)`` FFR at each segment's ends (linear along the path in between).
       axis: index axis to project along (default: the one with the fewest voxels).
+      region: optional ``(nx, ny, nz)`` bool; voxels outside it are set to the image's 1st percentile before
+        projecting (a vessel MIP: bright chambers or bone elsewhere do not hide the vessels).
     """
     img = np.asarray(image, np.float32)
+    if region is not None:
+        img = np.where(np.asarray(region, bool), img, np.percentile(img, 1))
     axis = int(np.argmin(img.shape)) if axis is None else axis
     mip = img.max(axis=axis)
     keep = [a for a in range(3) if a != axis]

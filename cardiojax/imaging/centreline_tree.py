@@ -12,7 +12,8 @@
    parts of both branches and no cross-section is well defined — get no weight: the segment's healthy
    (reference) radius is a robust linear fit to its other samples, extrapolated through them
    (`cardiojax.tree.profile.fit_profile`), and its deepest narrowing below that line (≥ ``min_severity``)
-   becomes the segment's cosine lesion.
+   becomes the segment's cosine lesion; a branch with several separate narrowings is cut between them into a
+   chain of segments (a segment carries one lesion).
 
 The tree is in world coordinates (LPS m, via the volume's affine), in topological order, with the curved
 centrelines as `paths` (``(cap, K, 3)`` m; see `cardiojax.tree.paths`) and each segment's length the arc
@@ -28,7 +29,7 @@ import numpy as np
 from cardiojax.imaging import cross_section as xs
 from cardiojax.imaging.skeleton import Skeleton, TeasarParams, branches, downstream, prune_spurs, teasar
 from cardiojax.tree.ops import make_tree, pad
-from cardiojax.tree.profile import fit_profile
+from cardiojax.tree.profile import fit_profile, lesion_centres
 from cardiojax.tree.vessel_tree import VesselTree
 
 
@@ -125,7 +126,7 @@ def tree_from_mask(fraction, affine, root_ijk, *, params: ExtractParams = Extrac
         raise ValueError(f"segmentation: the lumen at the seed {tuple(root_ijk)} is a single voxel; "
                          "expected a vessel (check the seed and the segmentation)")
     has_children = np.bincount(parent[parent >= 0], minlength=len(chains)) > 0
-    lengths, profs, fits, paths = [], [], [], []
+    lengths, profs, fits, paths, seg_parent, last_piece = [], [], [], [], [], {}
     for b, chain in enumerate(chains):  # per branch (segment), host-side measurement
         samples, arc, dbf = _branch_geometry(skel, chain, spacing, not has_children[b], params)
         window = 2.0 * dbf + 3.0 * float(np.max(spacing))
@@ -144,14 +145,24 @@ def tree_from_mask(fraction, affine, root_ijk, *, params: ExtractParams = Extrac
         if np.count_nonzero(weight) < 2:  # a short segment inside junction zones: use what there is
             weight = (radius > 0).astype(np.float64)
         safe = np.where(radius > 0, radius, np.max(radius) if np.any(radius > 0) else float(np.median(dbf)))
-        fit = fit_profile(arc, safe, float(arc[-1]), weight, params.min_severity)
         world = samples @ rotation.T + affine[:3, 3]
-        lengths.append(float(arc[-1]))
-        fits.append(fit)
-        profs.append(dict(arc=arc, radius=radius, weight=weight, points=world))
-        q = np.linspace(0.0, arc[-1], params.path_points)
-        paths.append(np.stack([np.interp(q, arc, world[:, d]) for d in range(3)], axis=1))
-    n = len(chains)
+        centres = lesion_centres(arc, safe, weight, params.min_severity)
+        cuts = [0.0, *(0.5 * (centres[1:] + centres[:-1])), float(arc[-1])]  # one lesion per piece
+        for piece, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:])):  # over a branch's lesions (a few)
+            sel = (arc >= lo - 1e-12) & (arc <= hi + 1e-12)
+            a = arc[sel] - arc[sel][0]
+            w = weight[sel]
+            if np.count_nonzero(w) < 2:
+                w = np.ones_like(a)
+            fits.append(fit_profile(a, safe[sel], float(a[-1]), w, params.min_severity))
+            lengths.append(float(a[-1]))
+            profs.append(dict(arc=a, radius=radius[sel], weight=w, points=world[sel]))
+            q = np.linspace(0.0, a[-1], params.path_points)
+            paths.append(np.stack([np.interp(q, a, world[sel][:, d]) for d in range(3)], axis=1))
+            seg_parent.append(len(fits) - 2 if piece > 0 else (last_piece[parent[b]] if parent[b] >= 0 else -1))
+        last_piece[b] = len(fits) - 1
+    parent = np.asarray(seg_parent, np.int64)
+    n = len(fits)
     cap = n if capacity is None else int(capacity)
     if cap < n:
         raise ValueError(f"capacity = {cap}; the segmentation has {n} segments")

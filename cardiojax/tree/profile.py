@@ -118,3 +118,26 @@ def fit_profile(arclength, radius, length: float, weight=None, min_severity: flo
     if sev > 0:  # fit_lesion's position is relative to xs[-1]; express it on the whole segment
         pos = float(np.clip(pos * xs[-1] / length, 0.5 * ls / length, 1.0 - 0.5 * ls / length))
     return SegmentProfile(float(r_in), float(r_out), float(sev), float(ls), float(pos))
+
+
+def lesion_centres(arclength, radius, weight=None, min_severity: float = 0.2) -> np.ndarray:
+    """Arc lengths (m) of every separate narrowing of at least ``min_severity`` below the robust reference.
+
+    A narrowing is a run of samples more than ``min_severity / 2`` below the reference line
+    (`fit_reference`); runs whose deepest point reaches ``min_severity`` count, at their deepest point.
+    A segment carries one lesion, so a profile with several needs cutting between them (see
+    `cardiojax.imaging.centreline_tree`).
+    """
+    x = np.asarray(arclength, np.float64)
+    r = np.asarray(radius, np.float64)
+    w = np.ones_like(r) if weight is None else np.asarray(weight, np.float64)
+    a, b = fit_reference(x, r, w)
+    narrowing = np.where(w > 0, 1.0 - r / np.maximum(a + b * x, 1e-12), 0.0)
+    run = narrowing >= 0.5 * min_severity
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], run.astype(int), [0]])))
+    centres = []
+    for lo, hi in zip(edges[::2], edges[1::2]):  # over narrowings (a few)
+        k = lo + int(np.argmax(narrowing[lo:hi]))
+        if narrowing[k] >= min_severity:
+            centres.append(x[k])
+    return np.asarray(centres)
